@@ -1,0 +1,133 @@
+"""The receiver's settings: one table of keys, read and checked once at start-up.
+
+Every key can be given in the mapping passed to ``create_app`` or in the environment as
+``ANALYTICS_<KEY>``; the mapping wins. A bad value raises :class:`ConfigError` with a message
+that names the key, so a misconfigured server refuses to start instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "ANALYTICS_"
+DEPLOYMENTS = ("prod", "dev")
+
+Clock = Callable[[], datetime]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or has a value the receiver cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: Path  # SQLite file; created with its schema on first use
+    deployment: str  # "prod" or "dev"
+    collect_dev_systems: bool  # keep systems running non-X.Y.Z component versions
+    retention_days: int  # raw submissions older than this many days may be pruned
+    export_token: str | None  # bearer token for /export/...; None disables export
+    clock: Clock  # returns an aware UTC datetime; injected by tests and backfills
+    site_url: str | None  # where GET / redirects readers; None serves a small page
+    site_dir: Path | None  # a built site to serve beside the receiver (demo)
+
+
+def system_clock() -> datetime:
+    """The real time, in UTC."""
+    return datetime.now(UTC)
+
+
+def fixed_clock(moment: datetime) -> Clock:
+    """A clock that always answers ``moment`` (for backfills started from the environment)."""
+    return lambda: moment
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None,
+    instance_path: Path,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge ``overrides`` over ``ANALYTICS_*`` variables over defaults, checking every value."""
+    env = os.environ if environ is None else environ
+    given = {k: v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+    raw: dict[str, Any] = {k.removeprefix(ENV_PREFIX): v for k, v in given.items()}
+    raw.update(overrides or {})
+
+    deployment = _choice(raw, "DEPLOYMENT", DEPLOYMENTS, "dev")
+    database = raw.get("DATABASE") or instance_path / "analytics.sqlite3"
+    return Settings(
+        database=Path(database),
+        deployment=deployment,
+        collect_dev_systems=_bool(raw, "COLLECT_DEV_SYSTEMS", deployment == "dev"),
+        retention_days=_positive_int(raw, "RETENTION_DAYS", 14),
+        export_token=_optional_str(raw, "EXPORT_TOKEN"),
+        clock=_clock(raw.get("CLOCK")),
+        site_url=_optional_str(raw, "SITE_URL"),
+        site_dir=_optional_dir(raw, "SITE_DIR"),
+    )
+
+
+def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str) -> str:
+    value = str(raw.get(key) or default).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{ENV_PREFIX}{key} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _bool(raw: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = raw.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{key} must be true or false, not {value!r}")
+
+
+def _positive_int(raw: Mapping[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{ENV_PREFIX}{key} must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{ENV_PREFIX}{key} must be at least 1, not {number}")
+    return number
+
+
+def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return str(value) if value else None
+
+
+def _optional_dir(raw: Mapping[str, Any], key: str) -> Path | None:
+    value = raw.get(key)
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise ConfigError(f"{ENV_PREFIX}{key} is not a directory: {path}")
+    return path
+
+
+def _clock(value: Any) -> Clock:
+    """A callable is used as is; a string is an ISO timestamp for a fixed clock."""
+    if value is None or value == "":
+        return system_clock
+    if callable(value):
+        return value  # type: ignore[no-any-return]
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}CLOCK must be an ISO date or time, not {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return fixed_clock(moment.astimezone(UTC))

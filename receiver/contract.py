@@ -1,0 +1,125 @@
+"""Decoding and checking what pulpcore sends (SPEC §2 and the limits of §3).
+
+``decode`` turns the posted bytes into a :class:`Submission` or raises :class:`Rejected` with a
+sentence a client operator can act on. The decoded fields are kept generically, as a JSON-ready
+dict built by walking the message descriptor, so a field added to ``proto/analytics.proto`` is
+stored and exported without any change here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
+
+from receiver.analytics_pb2 import Analytics
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_COMPONENTS = 256
+MAX_VERSION_LENGTH = 64
+COMPONENT_NAME = re.compile(r"[a-z0-9_]{1,64}")
+RELEASE_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+
+
+class Rejected(ValueError):
+    """The body is not a submission this receiver accepts; the message says why."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    system_id: str  # canonical UUID text
+    data: dict[str, Any]  # every field but system_id; absent fields are None
+    raw: bytes  # the body as received, unknown fields included
+    dev: bool  # some component runs a version that is not plain X.Y.Z digits
+
+
+def decode(body: bytes) -> Submission:
+    """Parse and check one posted body."""
+    message = Analytics()
+    try:
+        message.MergeFromString(body)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise Rejected(f"body is not a valid Analytics message ({exc})") from None
+    system_id = _system_id(message)
+    missing = message.FindInitializationErrors()
+    if missing:
+        raise Rejected(f"missing required field {missing[0]}")
+    components = [_component(c) for c in message.components]
+    _check_components(components)
+    data = message_to_data(message, skip=("system_id",))
+    dev = any(not RELEASE_VERSION.fullmatch(version) for _, version in components)
+    return Submission(system_id=system_id, data=data, raw=bytes(body), dev=dev)
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):  # proto2 hands back bytes for invalid UTF-8
+        raise Rejected(f"{what} is not valid UTF-8")
+    return value
+
+
+def _system_id(message: Analytics) -> str:
+    if not message.HasField("system_id"):
+        raise Rejected("missing required field system_id")
+    text = _text(message.system_id, "system_id")
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise Rejected(f"system_id is not a UUID: {text[:80]!r}") from None
+
+
+def _component(component: Analytics.Component) -> tuple[str, str]:
+    name = _text(component.name, "a component name")
+    version = _text(component.version, f"the version of component {name[:64]!r}")
+    if not COMPONENT_NAME.fullmatch(name):
+        raise Rejected(f"component name {name[:80]!r} is not 1-64 of [a-z0-9_]")
+    if not version:
+        raise Rejected(f"component {name!r} has an empty version")
+    if len(version) > MAX_VERSION_LENGTH:
+        raise Rejected(f"version of component {name!r} is longer than {MAX_VERSION_LENGTH}")
+    return name, version
+
+
+def _check_components(components: list[tuple[str, str]]) -> None:
+    if len(components) > MAX_COMPONENTS:
+        raise Rejected(f"{len(components)} components is more than {MAX_COMPONENTS}")
+    seen: set[str] = set()
+    for name, _ in components:
+        if name in seen:
+            raise Rejected(f"component {name!r} is listed twice")
+        seen.add(name)
+
+
+def message_to_data(message: Message, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every field of ``message`` as plain JSON values, in declaration order.
+
+    A field the client did not send is None, except a scalar whose ``.proto`` declares an
+    explicit default (``postgresql_version``: 0 means unknown), which takes that default.
+    """
+    data: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        if field.name in skip:
+            continue
+        value = getattr(message, field.name)
+        if field.is_repeated:
+            data[field.name] = [_value(field, item) for item in value]
+        elif message.HasField(field.name):
+            data[field.name] = _value(field, value)
+        elif field.type != FieldDescriptor.TYPE_MESSAGE and field.has_default_value:
+            data[field.name] = field.default_value
+        else:
+            data[field.name] = None
+    return data
+
+
+def _value(field: FieldDescriptor, value: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return message_to_data(value)
+    if isinstance(value, bytes):
+        if field.type == FieldDescriptor.TYPE_STRING:
+            raise Rejected(f"field {field.name} is not valid UTF-8")
+        return value.hex()
+    return value

@@ -1,0 +1,80 @@
+"""The export the nightly job reads: an index of kept days and one JSON-lines file per day.
+
+Both need ``Authorization: Bearer <EXPORT_TOKEN>``; without a configured token the export does
+not exist (404). No system id and no raw bytes are ever part of an answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from datetime import date
+
+from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
+
+from receiver import store
+from receiver.views import failure, receiver
+
+bp = Blueprint("export", __name__, url_prefix="/export")
+CHUNK_LINES = 256  # lines per write when streaming a day
+
+
+@bp.before_request
+def require_token() -> tuple[Response, int] | None:
+    token = receiver().settings.export_token
+    if token is None:
+        abort(404)
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+        response, code = failure("a valid bearer token is required", 401)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="export"'
+        return response, code
+    return None
+
+
+@bp.get("/")
+def index() -> Response:
+    rx = receiver()
+    conn = rx.store.conn()
+    kept = store.oldest_kept_day(conn)
+    days = [
+        {"date": c.day.isoformat(), "systems": c.systems, "duplicate": c.duplicate,
+         "ignored": c.ignored}
+        for c in store.day_counts(conn)
+    ]
+    return jsonify(
+        deployment=rx.settings.deployment,
+        retention_days=rx.settings.retention_days,
+        oldest_kept_day=kept.isoformat() if kept else None,
+        days=days,
+    )
+
+
+@bp.get("/<day>.jsonl")
+def day_lines(day: str) -> Response | tuple[Response, int]:
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError:
+        return failure(f"{day!r} is not a date (YYYY-MM-DD)", 400)
+    rx = receiver()
+    kept = store.oldest_kept_day(rx.store.conn())
+    if kept is None or wanted < kept:
+        since = kept.isoformat() if kept else "none"
+        return failure(f"raw data for {wanted} is not kept (oldest kept day: {since})", 410)
+    path = rx.store.path
+
+    def chunks() -> Iterator[str]:
+        conn = store.connect(path)
+        try:
+            batch: list[str] = []
+            for line in store.export_lines(conn, wanted):
+                batch.append(line)
+                if len(batch) == CHUNK_LINES:
+                    yield "".join(batch)
+                    batch.clear()
+            yield "".join(batch)
+        finally:
+            conn.close()
+
+    return Response(stream_with_context(chunks()), mimetype="application/x-ndjson")

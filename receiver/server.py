@@ -1,0 +1,51 @@
+"""Running the receiver under gunicorn, a production WSGI server.
+
+The app is built once in the master process (so a bad setting stops start-up with one clear
+message) and gunicorn forks its workers from it; each worker opens its own SQLite connection on
+first use, and all of them share the one database file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+def default_workers() -> int:
+    """Two workers per core: one can wait on the disk while the other decodes."""
+    return max(2, 2 * (os.cpu_count() or 1))
+
+
+class ReceiverServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def serve(app: Flask, host: str, port: int, workers: int) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM; requests are logged by the app, one line each."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(message)s")
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "sync",
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": None,  # the app logs each request without the client's address
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "pulp-analytics-receiver",
+    }
+    ReceiverServer(app, options).run()

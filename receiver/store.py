@@ -1,0 +1,334 @@
+"""SQLite storage for submissions: schema migrations, writes, export reads and retention.
+
+Days are stored as whole days since 1970-01-01 (UTC), so a system's age on a day is a plain
+subtraction. Tables:
+
+* ``systems``: one row per system ever seen, with the first day it reported. Kept beyond the
+  raw retention so that ``age_days`` stays right after old submissions are pruned.
+* ``submissions``: one row per system per day (the first report of the day wins): the decoded
+  fields as JSON and the raw message bytes, unknown fields included.
+* ``outcomes``: how many POSTs of each day were accepted, duplicates or ignored.
+* ``meta``: ``collecting_since`` (the first day this database could have received data) and
+  ``pruned_before`` (every day before it was deleted by retention).
+
+Each connection runs in WAL mode with ``synchronous=FULL``: a submission answered ``accepted``
+has been committed and synced to disk, so it survives a crash of the process or the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from receiver.contract import Submission
+
+EPOCH = date(1970, 1, 1)
+BUSY_TIMEOUT_MS = 10_000
+HEALTH_TIMEOUT_MS = 1_000
+PRUNE_BATCH = 5_000
+
+MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "0001_initial",
+        (
+            """CREATE TABLE systems (
+                id INTEGER PRIMARY KEY,
+                system_id TEXT NOT NULL UNIQUE,
+                first_seen INTEGER NOT NULL
+            )""",
+            """CREATE TABLE submissions (
+                id INTEGER PRIMARY KEY,
+                day INTEGER NOT NULL,
+                system INTEGER NOT NULL REFERENCES systems (id),
+                received_at TEXT NOT NULL,
+                data TEXT NOT NULL,
+                raw BLOB NOT NULL,
+                UNIQUE (day, system)
+            )""",
+            """CREATE TABLE outcomes (
+                day INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                count INTEGER NOT NULL,
+                PRIMARY KEY (day, status)
+            ) WITHOUT ROWID""",
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+        ),
+    ),
+)
+
+
+def to_day(value: date) -> int:
+    """The day number stored for a calendar date."""
+    return (value - EPOCH).days
+
+
+def from_day(number: int) -> date:
+    """The calendar date of a stored day number."""
+    return EPOCH + timedelta(days=number)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (missing, not ours, unwritable)."""
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    systems: int
+    duplicate: int
+    ignored: int
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    deleted: int
+    oldest_kept_day: date
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode; transactions are opened explicitly."""
+    if readonly:
+        if not path.is_file():
+            raise StoreError(f"no database at {path}")
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken up front so concurrent writers queue on the busy timeout."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection, today: date) -> list[str]:
+    """Apply the migrations this database lacks, each in its own transaction; return their names."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+    )
+    applied = []
+    for name, statements in MIGRATIONS:
+        with transaction(conn):
+            done = conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,))
+            if done.fetchone():
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,)
+            )
+            if name == "0001_initial":
+                _set_meta(conn, "collecting_since", to_day(today))
+            applied.append(name)
+    return applied
+
+
+def check_schema(conn: sqlite3.Connection) -> None:
+    """Raise StoreError unless ``conn`` holds a fully migrated receiver database."""
+    try:
+        names = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"not a receiver database ({exc})") from None
+    missing = [name for name, _ in MIGRATIONS if name not in names]
+    if missing:
+        raise StoreError(f"database lacks migrations {', '.join(missing)}; start the receiver once")
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _get_meta(conn: sqlite3.Connection, key: str) -> int | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+class Store:
+    """The receiver's database, with one connection per thread of each server process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._collecting_since: int | None = None
+
+    def conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+        return conn
+
+    def migrate(self, today: date) -> list[str]:
+        """Bring the schema up to date on a connection of its own, closed afterwards, so that
+        no connection made before a server forks its workers is shared with them."""
+        conn = connect(self.path)
+        try:
+            return migrate(conn, today)
+        finally:
+            conn.close()
+
+    def record(self, submission: Submission, now: datetime) -> str:
+        """Store one submission unless the system already reported today; return the outcome."""
+        day = to_day(now.date())
+        conn = self.conn()
+        with transaction(conn):
+            system = conn.execute(
+                "INSERT INTO systems (system_id, first_seen) VALUES (?, ?)"
+                " ON CONFLICT (system_id) DO UPDATE"
+                " SET first_seen = min(first_seen, excluded.first_seen) RETURNING id",
+                (submission.system_id, day),
+            ).fetchone()[0]
+            inserted = conn.execute(
+                "INSERT INTO submissions (day, system, received_at, data, raw)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, system) DO NOTHING",
+                (day, system, now.isoformat(timespec="seconds"), _json(submission), submission.raw),
+            ).rowcount
+            status = "accepted" if inserted else "duplicate"
+            self._count(conn, day, status)
+            if inserted:
+                self._note_day(conn, day)
+        return status
+
+    def count_outcome(self, now: datetime, status: str) -> None:
+        """Count a submission that was answered but not stored (``ignored``)."""
+        conn = self.conn()
+        with transaction(conn):
+            self._count(conn, to_day(now.date()), status)
+
+    @staticmethod
+    def _count(conn: sqlite3.Connection, day: int, status: str) -> None:
+        conn.execute(
+            "INSERT INTO outcomes (day, status, count) VALUES (?, ?, 1)"
+            " ON CONFLICT (day, status) DO UPDATE SET count = count + 1",
+            (day, status),
+        )
+
+    def _note_day(self, conn: sqlite3.Connection, day: int) -> None:
+        """Move ``collecting_since`` back when a backfill stores a day before it."""
+        if self._collecting_since is None:
+            self._collecting_since = _get_meta(conn, "collecting_since")
+        if self._collecting_since is not None and day < self._collecting_since:
+            conn.execute(
+                "UPDATE meta SET value = min(value, ?) WHERE key = 'collecting_since'", (day,)
+            )
+            self._collecting_since = day
+
+    def check_writable(self) -> None:
+        """Raise sqlite3.Error unless a write can be committed within a second."""
+        conn = self.conn()
+        conn.execute(f"PRAGMA busy_timeout = {HEALTH_TIMEOUT_MS}")
+        try:
+            with transaction(conn):
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('checked_at', ?)",
+                    (datetime.now().isoformat(),),
+                )
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def _json(submission: Submission) -> str:
+    return json.dumps(submission.data, separators=(",", ":"), ensure_ascii=False)
+
+
+def oldest_kept_day(conn: sqlite3.Connection) -> date | None:
+    """The first day whose raw submissions are all still stored, or None for an empty store."""
+    since = _get_meta(conn, "collecting_since")
+    pruned = _get_meta(conn, "pruned_before")
+    candidates = [day for day in (since, pruned) if day is not None]
+    return from_day(max(candidates)) if candidates else None
+
+
+def first_raw_day(conn: sqlite3.Connection) -> date | None:
+    row = conn.execute("SELECT min(day) FROM submissions").fetchone()
+    return None if row[0] is None else from_day(row[0])
+
+
+def day_counts(conn: sqlite3.Connection) -> list[DayCount]:
+    """Stored systems and rejected posts per day, for every day still kept."""
+    rows = conn.execute(
+        """
+        WITH kept AS (
+            SELECT day, count(*) AS systems FROM submissions GROUP BY day
+        ), rejected AS (
+            SELECT day,
+                   sum(CASE status WHEN 'duplicate' THEN count ELSE 0 END) AS duplicate,
+                   sum(CASE status WHEN 'ignored' THEN count ELSE 0 END) AS ignored
+            FROM outcomes GROUP BY day
+        )
+        SELECT day, coalesce(systems, 0), coalesce(duplicate, 0), coalesce(ignored, 0)
+        FROM (SELECT day FROM kept UNION SELECT day FROM rejected)
+        LEFT JOIN kept USING (day) LEFT JOIN rejected USING (day)
+        ORDER BY day
+        """
+    )
+    return [DayCount(from_day(d), s, dup, ign) for d, s, dup, ign in rows]
+
+
+def rejected_counts(conn: sqlite3.Connection, day: date) -> tuple[int, int]:
+    """(duplicate, ignored) posts counted on ``day``."""
+    row = conn.execute(
+        "SELECT sum(CASE status WHEN 'duplicate' THEN count ELSE 0 END),"
+        " sum(CASE status WHEN 'ignored' THEN count ELSE 0 END) FROM outcomes WHERE day = ?",
+        (to_day(day),),
+    ).fetchone()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+DAY_ROWS_SQL = (
+    "SELECT s.day - y.first_seen AS age_days, s.data AS data"
+    " FROM submissions AS s JOIN systems AS y ON y.id = s.system WHERE s.day = ?"
+)
+
+
+def export_lines(conn: sqlite3.Connection, day: date) -> Iterator[str]:
+    """One JSON line per stored submission of ``day``: date, age and the decoded fields.
+
+    The system id and the raw bytes never leave the database: the line is built from the
+    decoded JSON only.
+    """
+    prefix = f'{{"date":"{day.isoformat()}","age_days":'
+    for age, data in conn.execute(DAY_ROWS_SQL + " ORDER BY s.id", (to_day(day),)):
+        yield f"{prefix}{age},{data[1:]}\n"  # data is a non-empty JSON object
+
+
+def prune(conn: sqlite3.Connection, today: date, keep_days: int) -> PruneResult:
+    """Delete submissions of days before ``today - keep_days``, in short batches."""
+    boundary = to_day(today) - keep_days
+    deleted = 0
+    while True:
+        with transaction(conn):
+            count = conn.execute(
+                "DELETE FROM submissions WHERE id IN"
+                " (SELECT id FROM submissions WHERE day < ? LIMIT ?)",
+                (boundary, PRUNE_BATCH),
+            ).rowcount
+            if count < PRUNE_BATCH:
+                conn.execute("DELETE FROM outcomes WHERE day < ?", (boundary,))
+                previous = _get_meta(conn, "pruned_before")
+                _set_meta(conn, "pruned_before", max(boundary, previous or boundary))
+        deleted += count
+        if count < PRUNE_BATCH:
+            break
+    kept = oldest_kept_day(conn)
+    assert kept is not None
+    return PruneResult(deleted=deleted, oldest_kept_day=kept)

@@ -1,0 +1,126 @@
+"""Submissions, health and the front page.
+
+``POST /`` follows one path: decode, check, store, answer. Anything a client can send gets a
+200 or a 4xx with a reason; only a database that cannot be written gives a 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from datetime import UTC, datetime
+from html import escape
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request
+from flask import send_from_directory
+from werkzeug.exceptions import HTTPException, NotFound
+
+from receiver import Receiver
+from receiver.contract import MAX_BODY_BYTES, Rejected, decode
+
+log = logging.getLogger("receiver")
+bp = Blueprint("receiver", __name__)
+
+
+def receiver() -> Receiver:
+    rx: Receiver = current_app.extensions["analytics"]
+    return rx
+
+
+def now_utc() -> datetime:
+    moment = receiver().settings.clock()
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def answer(status: str, code: int = 200) -> tuple[Response, int]:
+    g.outcome = status
+    return jsonify(status=status), code
+
+
+def failure(reason: str, code: int) -> tuple[Response, int]:
+    g.outcome = reason
+    return jsonify(error=reason), code
+
+
+@bp.before_app_request
+def start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+@bp.after_app_request
+def log_outcome(response: Response) -> Response:
+    """One line per request; never the body, the system id or the client address."""
+    elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    log.info("%s %s %d %s %.1fms", request.method, request.path, response.status_code,
+             g.get("outcome", "-"), elapsed)
+    return response
+
+
+@bp.post("/")
+def submit() -> tuple[Response, int]:
+    rx = receiver()
+    try:
+        submission = decode(request.get_data(cache=False))
+    except Rejected as exc:
+        return failure(str(exc), 400)
+    now = now_utc()
+    try:
+        if submission.dev and not rx.settings.collect_dev_systems:
+            rx.store.count_outcome(now, "ignored")
+            return answer("ignored")
+        return answer(rx.store.record(submission, now))
+    except sqlite3.Error as exc:
+        log.error("storing a submission failed: %s", exc)
+        return failure("storage is unavailable, try again later", 503)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    rx = receiver()
+    try:
+        rx.store.check_writable()
+    except sqlite3.Error as exc:
+        log.error("health check failed: %s", exc)
+        return jsonify(status="unavailable", error=f"database is not writable: {exc}"), 503
+    return jsonify(status="ok", deployment=rx.settings.deployment), 200
+
+
+@bp.get("/")
+def front_page() -> Response:
+    settings = receiver().settings
+    if settings.site_url:
+        return redirect(settings.site_url, code=302)
+    if settings.site_dir:
+        return send_from_directory(settings.site_dir, "index.html")
+    name = escape(settings.deployment)
+    page = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<title>Pulp analytics receiver ({name})</title>"
+        f"<h1>Pulp analytics receiver ({name})</h1>"
+        "<p>Pulp installations post their daily usage report here. The charts are published on "
+        '<a href="https://pulpproject.org/analytics/">the Pulp analytics site</a>.</p>'
+    )
+    return Response(page, mimetype="text/html")
+
+
+@bp.get("/<path:path>")
+def site_file(path: str) -> Response:
+    """Serve a built site next to the receiver (``SITE_DIR``, used by the demo)."""
+    site_dir = receiver().settings.site_dir
+    if site_dir is None:
+        raise NotFound()
+    if path.endswith("/"):
+        path += "index.html"
+    return send_from_directory(site_dir, path)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error answer is JSON with a reason, never an HTML page or a traceback."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        code = exc.code or 500
+        if code == 413:
+            return failure(f"body is larger than {MAX_BODY_BYTES} bytes", 413)
+        return failure(exc.description or exc.name, code)

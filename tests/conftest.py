@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from receiver import create_app
+
+TOKEN = "test-export-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Clock:
+    """A clock the tests move by hand; the receiver reads it through ``CLOCK``."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set_day(self, day: date, hour: int = 12) -> None:
+        self.now = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 2, 9, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "analytics.sqlite3"
+
+
+@pytest.fixture
+def make_app(db_path: Path, clock: Clock) -> Callable[..., Flask]:
+    def make(**config: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "DATABASE": db_path, "CLOCK": clock, "EXPORT_TOKEN": TOKEN, "TESTING": True
+        }
+        settings.update(config)
+        return create_app(settings)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(db_path: Path, app: Flask) -> Iterator[sqlite3.Connection]:
+    """A second connection to the receiver's database, for looking at what was stored."""
+    conn = sqlite3.connect(db_path)
+    yield conn
+    conn.close()
