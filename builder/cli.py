@@ -6,6 +6,7 @@ means a bug.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -117,6 +118,121 @@ def prune(db: Path | None, keep_days: int | None, today: date | None) -> None:
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"deleted {result.deleted} submissions; oldest kept day is {result.oldest_kept_day}")
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              help="Receiver SQLite file (default: ANALYTICS_DATABASE or the instance folder).")
+@click.option("--source", metavar="URL",
+              help="Read a receiver's export instead; the token comes from ANALYTICS_EXPORT_TOKEN.")
+@click.option("--summaries", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("summaries"), show_default=True, help="Root of the summary files.")
+@click.option("--deployment", type=click.Choice(DEPLOYMENTS),
+              help="Default: what the --source reports, else ANALYTICS_DEPLOYMENT, else dev.")
+@click.option("--today", type=DATE,
+              help="Summarize the days before this one (default: today, UTC).")
+@click.option("--since", type=DATE,
+              help="Start at this day instead of the day after the newest summary.")
+@click.option("--persistent-min-age-days", "min_age", type=click.IntRange(min=0),
+              help="Age from which a system counts as persistent (default: 1 prod, 0 dev).")
+@click.option("--commit", is_flag=True, help="Commit the new files to git in one commit.")
+def summarize(db: Path | None, source: str | None, summaries: Path, deployment: str | None,
+              today: date | None, since: date | None, min_age: int | None, commit: bool) -> None:
+    """Write one summary file per complete UTC day that has none yet.
+
+    Days run from the day after the newest summary (or the first raw day) to the day before
+    TODAY. Existing files are never overwritten; a day whose raw data is no longer kept is an
+    error, never a summary of zero systems.
+    """
+    from builder import gitcommit
+    from builder import summarize as engine
+    from builder.sources import HttpSource, LocalSource, SourceError
+    from builder.summary import summary_path
+
+    if db and source:
+        raise click.UsageError("give --db or --source, not both")
+    try:
+        reader = (HttpSource(source, os.environ.get("ANALYTICS_EXPORT_TOKEN")) if source
+                  else LocalSource(receiver_db(db)))
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        deployment = resolve_deployment(deployment, reader.availability().deployment)
+        result = engine.summarize(
+            reader, summaries, deployment, today or utc_today(), min_age, since,
+            progress=lambda s: click.echo(
+                f"wrote {summary_path(summaries, deployment, s.date)}: {s.systems} systems,"
+                f" {s.persistent_systems} persistent"),
+        )
+        if result.skipped:
+            click.echo(f"left {len(result.skipped)} existing summaries untouched")
+        if not result.written:
+            click.echo("nothing to summarize: every complete day has its summary")
+        elif commit:
+            paths = [summary_path(summaries, deployment, s.date) for s in result.written]
+            message = gitcommit.commit_message(deployment, result.written)
+            sha = gitcommit.commit_files(paths, message)
+            click.echo(f"committed {len(paths)} summaries as {sha[:12]}")
+    except (SourceError, engine.SummarizeError, gitcommit.CommitError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        reader.close()
+
+
+def resolve_deployment(given: str | None, reported: str | None) -> str:
+    """The option wins but must agree with what the source says it is."""
+    if given and reported and given != reported:
+        raise click.ClickException(
+            f"--deployment {given} but the source is the {reported} receiver; refusing to mix them"
+        )
+    if given or reported:
+        return given or reported  # type: ignore[return-value]
+    try:
+        return load_settings({}, INSTANCE).deployment
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--summaries", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("summaries"), show_default=True, help="Root of the summary files.")
+@click.option("--deployment", type=click.Choice(DEPLOYMENTS), default="prod", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
+              show_default=True, help="Folder for the built site (replaced).")
+def build(summaries: Path, deployment: str, out: Path) -> None:
+    """Build the static chart site of one deployment from its summary files."""
+    from builder.site import SiteError, build_site
+    from builder.summary import SummaryError
+
+    try:
+        build_site(summaries, deployment, out)
+    except (SiteError, SummaryError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"built the {deployment} site in {out}")
+
+
+@main.command("check-summaries")
+@click.argument("root", type=click.Path(file_okay=False, path_type=Path), default=Path("summaries"))
+def check_summaries(root: Path) -> None:
+    """Validate every summary file under ROOT against the schema and the canonical form."""
+    from builder.summary import DEPLOYMENTS as KNOWN
+    from builder.summary import SummaryError, check_file
+
+    files = sorted(root.glob("*/*/*.json"))
+    problems = []
+    for path in files:
+        deployment = path.parent.parent.name
+        try:
+            if deployment not in KNOWN:
+                raise SummaryError(f"{path}: {deployment!r} is not a deployment ({', '.join(KNOWN)})")
+            check_file(path, deployment)
+        except SummaryError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} of {len(files)} summary files are invalid")
+    click.echo(f"{len(files)} summary files valid")
 
 
 def run(args: list[str] | None = None) -> None:

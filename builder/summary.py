@@ -172,6 +172,16 @@ def load(path: Path, deployment: str | None = None) -> Summary:
     return Summary.from_dict(data)
 
 
+def check_file(path: Path, deployment: str) -> Summary:
+    """``load``, plus: the file sits in its year's folder and is byte-for-byte canonical."""
+    summary = load(path, deployment)
+    if path.parent.name != f"{summary.date.year:04d}":
+        raise SummaryError(f"{path}: belongs in the folder {summary.date.year:04d}/")
+    if path.read_text(encoding="utf-8") != summary.to_json():
+        raise SummaryError(f"{path}: not in canonical form (key order, sorting, indent, newline)")
+    return summary
+
+
 def load_all(root: Path, deployment: str) -> list[Summary]:
     return [load(path, deployment) for path in iter_summary_files(root, deployment)]
 

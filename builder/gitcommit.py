@@ -1,0 +1,59 @@
+"""Committing new summary files with GitPython: one commit per run, only those files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import git
+
+from builder.summary import Summary
+
+FALLBACK_AUTHOR = ("pulp-analytics", "pulp-analytics@users.noreply.github.com")
+
+
+class CommitError(RuntimeError):
+    """The files cannot be committed (not a git repository, a broken index)."""
+
+
+def commit_message(deployment: str, summaries: list[Summary]) -> str:
+    """A subject naming the days, and one body line per day with its system counts."""
+    first, last = summaries[0].date, summaries[-1].date
+    span = f"{first}" if first == last else f"{first}..{last} ({len(summaries)} days)"
+    lines = [f"summaries({deployment}): {span}", ""]
+    lines += [
+        f"{s.date}: {s.systems} systems, {s.persistent_systems} persistent" for s in summaries
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def commit_files(paths: list[Path], message: str) -> str:
+    """Commit exactly ``paths`` (whatever else is staged stays staged); return the new sha."""
+    try:
+        repo = git.Repo(paths[0].parent, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise CommitError(f"{paths[0].parent} is not inside a git repository") from None
+    top = Path(repo.working_tree_dir or ".").resolve()
+    relative = [str(p.resolve().relative_to(top)) for p in paths]
+    try:
+        repo.index.add(relative)
+        repo.index.write()
+        with repo.git.custom_environment(**_identity_env(repo)):
+            repo.git.commit("--quiet", "--only", "--message", message, "--", *relative)
+    except git.GitCommandError as exc:
+        raise CommitError(f"git commit failed: {exc.stderr.strip() or exc}") from None
+    return str(repo.head.commit.hexsha)
+
+
+def _identity_env(repo: git.Repo) -> dict[str, str]:
+    """An identity for a machine whose git has no user configured (a fresh CI runner)."""
+    if os.environ.get("GIT_COMMITTER_NAME") and os.environ.get("GIT_COMMITTER_EMAIL"):
+        return {}
+    reader = repo.config_reader()
+    if reader.has_option("user", "name") and reader.has_option("user", "email"):
+        return {}
+    name, email = FALLBACK_AUTHOR
+    return {
+        "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
+    }

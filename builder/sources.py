@@ -1,0 +1,202 @@
+"""Where the summarizer reads raw submissions: the receiver's SQLite file or its HTTP export.
+
+Both sources hand the summarizer the same thing: a SQLite connection and a relation with one
+row per submission of a day, ``(age_days, data)``, where ``data`` is the submission's decoded
+fields as JSON. The local source reads the receiver's database in place; the HTTP source
+streams the export line by line into a temporary database first. The counting SQL is the same
+for both, so the two always give identical summaries.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from receiver import store
+
+INSERT_BATCH = 10_000
+
+
+class SourceError(RuntimeError):
+    """The source cannot be read; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class DayRows:
+    """A day's submissions as ``relation`` (SQL with ``params``) on ``conn``."""
+
+    conn: sqlite3.Connection
+    relation: str
+    params: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What raw data a source still has."""
+
+    deployment: str | None  # as the receiver reports it, when it does
+    oldest_kept_day: date | None  # days before it are gone (pruned, or before collection began)
+    first_raw_day: date | None  # the first day with a stored submission
+    systems: dict[date, int] = field(default_factory=dict)  # stored submissions per day
+    rejected: dict[date, tuple[int, int]] = field(default_factory=dict)  # (duplicate, ignored)
+
+
+class Source(Protocol):
+    def describe(self) -> str: ...
+
+    def availability(self) -> Availability: ...
+
+    def day(self, day: date) -> AbstractContextManager[DayRows]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalSource:
+    """The receiver's SQLite file, opened read-only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.conn = store.connect(path, readonly=True)
+            store.check_schema(self.conn)
+        except (store.StoreError, sqlite3.Error) as exc:
+            raise SourceError(f"{path}: {exc}") from None
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def availability(self) -> Availability:
+        counts = store.day_counts(self.conn)
+        return Availability(
+            deployment=None,
+            oldest_kept_day=store.oldest_kept_day(self.conn),
+            first_raw_day=store.first_raw_day(self.conn),
+            systems={c.day: c.systems for c in counts},
+            rejected={c.day: (c.duplicate, c.ignored) for c in counts},
+        )
+
+    @contextmanager
+    def day(self, day: date) -> Iterator[DayRows]:
+        yield DayRows(self.conn, f"({store.DAY_ROWS_SQL})", (store.to_day(day),))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class HttpSource:
+    """A receiver's ``/export/``, read with a bearer token; retries on 5xx and lost connections."""
+
+    def __init__(self, url: str, token: str | None, retries: int = 5, backoff: float = 1.0) -> None:
+        if not token:
+            raise SourceError("set ANALYTICS_EXPORT_TOKEN to read a receiver's export")
+        self.base = url.rstrip("/")
+        self.token = token
+        self.retries = retries
+        self.backoff = backoff
+        self._tmp = tempfile.TemporaryDirectory(prefix="pulp-analytics-")
+
+    def describe(self) -> str:
+        return self.base
+
+    def availability(self) -> Availability:
+        index = self._fetch("/export/", lambda response: json.load(response))
+        try:
+            days = {date.fromisoformat(d["date"]): d for d in index["days"]}
+            kept = index["oldest_kept_day"]
+            return Availability(
+                deployment=index["deployment"],
+                oldest_kept_day=date.fromisoformat(kept) if kept else None,
+                first_raw_day=min((d for d, v in days.items() if v["systems"]), default=None),
+                systems={d: int(v["systems"]) for d, v in days.items()},
+                rejected={
+                    d: (int(v.get("duplicate", 0)), int(v.get("ignored", 0)))
+                    for d, v in days.items()
+                },
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SourceError(f"{self.base}/export/ answered an unexpected index ({exc})") from None
+
+    @contextmanager
+    def day(self, day: date) -> Iterator[DayRows]:
+        path = Path(self._tmp.name) / f"{day.isoformat()}.sqlite3"
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("CREATE TABLE rows (data TEXT NOT NULL)")
+            self._fetch(f"/export/{day.isoformat()}.jsonl", lambda r: self._load(conn, r))
+            bad = conn.execute("SELECT count(*) FROM rows WHERE NOT json_valid(data)")
+            if bad.fetchone()[0]:
+                raise SourceError(f"the export of {day} holds lines that are not JSON")
+            relation = "(SELECT json_extract(data, '$.age_days') AS age_days, data FROM rows)"
+            yield DayRows(conn, relation, ())
+        finally:
+            conn.close()
+            path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _load(conn: sqlite3.Connection, response: IO[bytes]) -> int:
+        """Stream JSON lines into ``rows``; on a retry the table is emptied first."""
+        conn.execute("BEGIN")
+        conn.execute("DELETE FROM rows")
+        batch: list[tuple[str]] = []
+        count = 0
+        for line in response:
+            text = line.decode("utf-8").strip()
+            if not text:
+                continue
+            batch.append((text,))
+            if len(batch) == INSERT_BATCH:
+                conn.executemany("INSERT INTO rows (data) VALUES (?)", batch)
+                count += len(batch)
+                batch.clear()
+        conn.executemany("INSERT INTO rows (data) VALUES (?)", batch)
+        conn.execute("COMMIT")
+        return count + len(batch)
+
+    def _fetch(self, path: str, read: Any) -> Any:
+        """GET ``path`` and hand the response to ``read``; retry what may pass, explain the rest."""
+        url = self.base + path
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return read(response)
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt == self.retries:
+                    raise SourceError(_explain(url, exc)) from None
+                problem = f"HTTP {exc.code}"
+            except (urllib.error.URLError, OSError, ConnectionError) as exc:
+                if attempt == self.retries:
+                    raise SourceError(f"{url}: cannot read the export ({exc})") from None
+                problem = str(exc)
+            delay = self.backoff * 2**attempt
+            print(f"{url}: {problem}; retrying in {delay:.0f}s", flush=True)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def _explain(url: str, exc: urllib.error.HTTPError) -> str:
+    reason = ""
+    try:
+        reason = json.loads(exc.read()).get("error", "")
+    except (ValueError, OSError, AttributeError):
+        pass
+    if exc.code == 401:
+        return f"{url}: the export token was refused (check ANALYTICS_EXPORT_TOKEN)"
+    if exc.code == 404:
+        return f"{url}: no export here (wrong URL, or the receiver has no EXPORT_TOKEN set)"
+    return f"{url}: HTTP {exc.code} {reason}".rstrip()

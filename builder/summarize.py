@@ -1,0 +1,225 @@
+"""Turning raw submissions into one canonical summary file per complete UTC day.
+
+The counting happens in SQL. For each day the scalar fields every metric reads are pulled out
+of the JSON once into a temporary table, then each metric is one ``GROUP BY`` (or ``avg``) over
+it; repeated fields such as ``components`` are grouped straight from ``json_each``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
+from builder.sources import DayRows, Source
+from builder.summary import Summary, newest_day, summary_path
+
+DEFAULT_MIN_AGE = {"prod": 1, "dev": 0}
+
+
+class SummarizeError(RuntimeError):
+    """The run cannot go on without losing or inventing data; nothing was written."""
+
+
+@dataclass
+class RunResult:
+    written: list[Summary] = field(default_factory=list)
+    skipped: list[date] = field(default_factory=list)  # existing files left untouched
+
+
+def scalar_paths() -> list[str]:
+    """Every scalar field some metric reads, in a fixed order (the temp table's columns)."""
+    paths: list[str] = []
+    for metric in METRICS:
+        agg = metric.aggregate
+        if isinstance(agg, CountBy):
+            paths.append(agg.path)
+        elif isinstance(agg, CountEach | MeanOf):
+            paths.extend(f"{agg.path}.{name}" for name in agg.fields)
+    return list(dict.fromkeys(paths))
+
+
+def json_path(path: str) -> str:
+    return "$." + ".".join(f'"{part}"' for part in path.split("."))
+
+
+def summarize_day(
+    rows: DayRows,
+    day: date,
+    deployment: str,
+    min_age: int,
+    rejected: tuple[int, int] | None = None,
+) -> Summary:
+    """Count one day of submissions into a Summary."""
+    conn = rows.conn
+    paths = scalar_paths()
+    column = {path: f"c{i}" for i, path in enumerate(paths)}
+    extracts = "".join(f", json_extract(data, '{json_path(p)}') AS {column[p]}" for p in paths)
+    conn.execute("DROP TABLE IF EXISTS temp.day_values")
+    conn.execute(
+        f"CREATE TEMP TABLE day_values AS SELECT age_days AS age{extracts} FROM {rows.relation}",
+        rows.params,
+    )
+    try:
+        systems, persistent = conn.execute(
+            "SELECT count(*), coalesce(sum(age >= ?), 0) FROM day_values", (min_age,)
+        ).fetchone()
+        age_count = dict(conn.execute("SELECT age, count(*) FROM day_values GROUP BY age"))
+        values = {
+            metric.key: _aggregate(conn, rows, metric, column, min_age) for metric in METRICS
+        }
+    finally:
+        conn.execute("DROP TABLE temp.day_values")
+    duplicate, ignored = rejected if rejected is not None else (None, None)
+    return Summary(
+        date=day,
+        deployment=deployment,
+        systems=systems,
+        persistent_systems=persistent,
+        age_count=age_count,
+        metrics=values,
+        duplicate_submissions=duplicate,
+        ignored_submissions=ignored,
+    )
+
+
+def _aggregate(
+    conn: Any, rows: DayRows, metric: Metric, column: dict[str, str], min_age: int
+) -> Any:
+    threshold = min_age if metric.persistent_only else 0
+    agg = metric.aggregate
+    if isinstance(agg, CountBy):
+        return _count_by(conn, column[agg.path], threshold)
+    if isinstance(agg, CountEach):
+        return {
+            name: _count_by(conn, column[f"{agg.path}.{name}"], threshold) for name in agg.fields
+        }
+    if isinstance(agg, MeanOf):
+        names = [f"{agg.path}.{name}" for name in agg.fields]
+        averages = ", ".join(f"avg({column[n]})" for n in names)
+        means = conn.execute(
+            f"SELECT {averages} FROM day_values WHERE age >= ?", (threshold,)
+        ).fetchone()
+        return {f"{name}__avg": mean for name, mean in zip(agg.fields, means, strict=True)}
+    return _versions(rows, agg, threshold)
+
+
+def _count_by(conn: Any, column: str, threshold: int) -> dict[Any, int]:
+    return dict(
+        conn.execute(
+            f"SELECT {column}, count(*) FROM day_values"
+            f" WHERE age >= ? AND {column} IS NOT NULL GROUP BY {column}",
+            (threshold,),
+        )
+    )
+
+
+def _versions(rows: DayRows, agg: Versions, threshold: int) -> dict[str, dict[str, int]]:
+    """Systems per (name, version): grouped on each item's JSON text, decoded once per group."""
+    grouped = rows.conn.execute(
+        f"SELECT item.value, count(*) FROM {rows.relation} AS r,"
+        f" json_each(r.data, '{json_path(agg.path)}') AS item"
+        " WHERE r.age_days >= ? GROUP BY item.value",
+        (*rows.params, threshold),
+    )
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for text, count in grouped:
+        item = json.loads(text)
+        version = str(item[agg.version_field])
+        if agg.parts is not None:
+            version = ".".join(version.split(".")[: agg.parts])
+        counts[str(item[agg.name_field])][version] += count
+    return {name: dict(versions) for name, versions in counts.items()}
+
+
+def days_between(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def plan_days(
+    source: Source, root: Path, deployment: str, today: date, since: date | None
+) -> tuple[list[date], list[date]]:
+    """(days to write, days skipped because their file exists); raises when data is gone."""
+    available = source.availability()
+    newest = newest_day(root, deployment)
+    if since is not None:
+        first = since
+    elif newest is not None:
+        first = newest + timedelta(days=1)
+    elif available.first_raw_day is not None:
+        first = available.first_raw_day
+    else:
+        return [], []
+    wanted = list(days_between(first, today - timedelta(days=1)))
+    skipped = [d for d in wanted if summary_path(root, deployment, d).exists()]
+    todo = [d for d in wanted if d not in set(skipped)]
+    kept = available.oldest_kept_day
+    lost = [d for d in todo if kept is None or d < kept]
+    if lost:
+        raise SummarizeError(
+            f"raw data for {_span(lost)} is no longer kept by {source.describe()} (oldest kept"
+            f" day: {kept or 'none'}); a summary would have to claim zero systems. Re-run with"
+            f" --since {kept or 'DAY'} to skip those days knowingly."
+        )
+    return todo, skipped
+
+
+def _span(days: list[date]) -> str:
+    return str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"
+
+
+def summarize(
+    source: Source,
+    root: Path,
+    deployment: str,
+    today: date,
+    min_age: int | None = None,
+    since: date | None = None,
+    progress: Callable[[Summary], None] | None = None,
+) -> RunResult:
+    """Write the summary of every missing complete day; never overwrite an existing file."""
+    min_age = DEFAULT_MIN_AGE[deployment] if min_age is None else min_age
+    todo, skipped = plan_days(source, root, deployment, today, since)
+    available = source.availability() if todo else None
+    result = RunResult(skipped=skipped)
+    for day in todo:
+        assert available is not None
+        with source.day(day) as rows:
+            summary = summarize_day(rows, day, deployment, min_age, available.rejected.get(day))
+        expected = available.systems.get(day, 0)
+        if summary.systems != expected:
+            raise SummarizeError(
+                f"{source.describe()} gave {summary.systems} submissions for {day} but listed"
+                f" {expected}; nothing written for {day} or later"
+            )
+        write_new(summary_path(root, deployment, day), summary.to_json())
+        result.written.append(summary)
+        if progress:
+            progress(summary)
+    return result
+
+
+def write_new(path: Path, text: str) -> None:
+    """Create ``path`` atomically with ``text``; fail if it already exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)  # unlike rename, never replaces an existing file
+    except FileExistsError:
+        raise SummarizeError(f"{path} already exists; summaries are never overwritten") from None
+    finally:
+        os.unlink(tmp)
