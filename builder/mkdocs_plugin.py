@@ -1,0 +1,171 @@
+"""The MkDocs plugin that puts the charts into the site (``plugins: [pulp-analytics]``).
+
+``on_config`` reads the summaries and plans the pages (``builder.site.plan_site``) and the
+navigation; ``on_files`` adds the generated pages, every chart's JSON and CSV file under
+``data/``, and Chart.js with its date adapter from ``node_modules``; ``on_page_content`` puts
+each page's figures and tables where its Markdown has ``<!-- pulp-analytics -->`` (or at the
+end).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page as MkDocsPage
+from mkdocs.utils import get_relative_url
+
+from builder import charts
+from builder.site import (
+    KNOWN_COMPONENTS,
+    OVERVIEW,
+    PLACEHOLDER,
+    Plan,
+    Settings,
+    SiteError,
+    load_summaries,
+    plan_site,
+    render_page,
+)
+from builder.summary import DEPLOYMENTS
+
+log = logging.getLogger(f"mkdocs.plugins.{__name__}")
+
+# (file in node_modules, where the site serves it)
+VENDOR = (
+    ("chart.js/dist/chart.umd.min.js", "assets/vendor/chart.umd.min.js"),
+    (
+        "chartjs-adapter-date-fns/dist/chartjs-adapter-date-fns.bundle.min.js",
+        "assets/vendor/chartjs-adapter-date-fns.bundle.min.js",
+    ),
+)
+
+
+class AnalyticsConfig(base.Config):  # type: ignore[no-untyped-call]
+    summaries = c.Type(str, default="summaries")  # relative to mkdocs.yml
+    deployment = c.Choice(DEPLOYMENTS, default="prod")
+    revision = c.Optional(c.Type(str))  # the summaries' commit; "unknown" when unset
+    known_components = c.ListOfItems(c.Type(str), default=list(KNOWN_COMPONENTS))
+    min_component_count = c.Type(int, default=10)
+    overview = c.ListOfItems(c.Type(str), default=list(OVERVIEW))
+    pages = c.DictOfItems(c.Type(str), default={})  # metric key -> page title
+    full_days = c.Type(int, default=charts.Limits.full_days)
+    max_series = c.Type(int, default=charts.Limits.max_series)
+    fold_below = c.Type(int, default=charts.Limits.fold_below)
+    max_points = c.Type(int, default=charts.Limits.max_points)
+    node_modules = c.Type(str, default="node_modules")  # relative to mkdocs.yml
+
+
+class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-call]
+    plan: Plan
+    vendor: list[tuple[Path, str]]
+
+    def settings(self) -> Settings:
+        cfg = self.config
+        for name in ("full_days", "max_series", "fold_below", "max_points"):
+            if getattr(cfg, name) < 0:
+                raise SiteError(f"mkdocs.yml: {PLUGIN}.{name} must not be negative")
+        return Settings(
+            known_components=tuple(cfg.known_components),
+            min_component_count=cfg.min_component_count,
+            overview=tuple(cfg.overview),
+            pages=dict(cfg.pages),
+            limits=charts.Limits(
+                full_days=cfg.full_days,
+                max_series=max(cfg.max_series, 1),
+                fold_below=cfg.fold_below,
+                max_points=cfg.max_points,
+            ),
+        )
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        root = Path(config.config_file_path).parent
+        summaries = load_summaries(root / self.config.summaries, self.config.deployment)
+        self.plan = plan_site(summaries, self.settings())
+        own = {page.src for page in self.plan.pages}
+        extra = [entry for entry in config.nav or [] if not _points_to(entry, own)]
+        config.nav = [*self.plan.nav(), *extra]
+        config.extra["deployment"] = self.config.deployment
+        config.extra["revision"] = self.config.revision or "unknown"
+        if self.config.deployment != "prod":
+            config.site_name = f"{config.site_name} ({self.config.deployment})"
+        self.vendor = vendor_files(root / self.config.node_modules)
+        return config
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        for page in self.plan.pages:
+            if files.get_file_from_path(page.src) is None:
+                text = f"# {html.escape(page.title)}\n\n{PLACEHOLDER}\n"
+                files.append(File.generated(config, page.src, content=text))
+        for path, view in self.plan.views().items():
+            text = json.dumps(view.data, ensure_ascii=False, separators=(",", ":"))
+            files.append(File.generated(config, f"data/{path}", content=text))
+            table = charts.table(view.kind, view.data, view.key_title)
+            files.append(
+                File.generated(config, f"data/{view.csv_path}", content=charts.csv_text(table))
+            )
+        for source, target in self.vendor:
+            files.append(File.generated(config, target, abs_src_path=str(source)))
+        return files
+
+    def on_page_content(
+        self, html: str, /, *, page: MkDocsPage, config: MkDocsConfig, files: Files
+    ) -> str:
+        planned = self.plan.page(page.file.src_uri)
+        if planned is None:
+            return html
+
+        def rel(target: str) -> str:
+            file = files.get_file_from_path(target)
+            url = file.url if file is not None else target
+            return get_relative_url(url, page.url)
+
+        block = render_page(planned, rel)
+        if PLACEHOLDER in html:
+            return html.replace(PLACEHOLDER, block, 1)
+        return html + "\n" + block
+
+
+PLUGIN = "pulp-analytics"
+
+
+def _points_to(entry: Any, pages: set[str]) -> bool:
+    """Whether a nav entry of mkdocs.yml is one of the pages the plugin lays out itself."""
+    if isinstance(entry, str):
+        return entry in pages
+    if isinstance(entry, dict):
+        return any(isinstance(v, str) and v in pages for v in entry.values())
+    return False
+
+
+def vendor_files(node_modules: Path) -> list[tuple[Path, str]]:
+    """Chart.js and its adapter from ``node_modules``, installed with ``npm ci`` if missing."""
+    files = [(node_modules / source, target) for source, target in VENDOR]
+    if all(path.is_file() for path, _ in files):
+        return files
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SiteError(f"{node_modules}: Chart.js is not installed and npm is not on PATH")
+    log.info("Installing the site's JavaScript with npm ci")
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=node_modules.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    missing = [str(path) for path, _ in files if not path.is_file()]
+    if done.returncode != 0 or missing:
+        reason = done.stderr.strip().splitlines()[-1:] or missing
+        raise SiteError(f"npm ci failed in {node_modules.parent}: {reason[0]}")
+    return files

@@ -1,0 +1,580 @@
+"""The static site: which chart goes on which page, the HTML around each chart, the build.
+
+:func:`plan_site` turns the summaries into pages of figures, each figure one or more chart
+data files (views) computed by ``builder.charts``; it follows ``builder.metrics.METRICS``, so a
+new metric with a known chart kind shows up without a change here. :func:`render_page` is the
+HTML the MkDocs plugin (``builder.mkdocs_plugin``) puts into a page. :func:`build_site` runs
+MkDocs for one deployment.
+
+Every string that can come from a client (component names, versions) is escaped here, and
+never used in a page title, a file name or a URL: components whose name is not a plain
+``[a-z0-9_]`` word get a neutral slug.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import repeat
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from builder import charts
+from builder.charts import ChartData, ChartError, Limits
+from builder.metrics import METRICS, Chart, CountEach, Metric, Versions
+from builder.summary import DEPLOYMENTS, Summary, iter_summary_files, load
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = ROOT / "mkdocs.yml"
+PLUGIN_NAME = "pulp-analytics"
+PLACEHOLDER = "<!-- pulp-analytics -->"
+
+KNOWN_COMPONENTS = (
+    "ansible", "certguard", "container", "cookbook", "core", "deb", "file",
+    "galaxy", "gem", "maven", "ostree", "python", "rpm",
+)  # fmt: skip
+SYSTEMS = "systems.json"
+SYSTEMS_BY_AGE = "systems_by_age.json"
+DEMOGRAPHY = "demography.json"
+OVERVIEW = (
+    SYSTEMS,
+    "plugin_stats/core.json",
+    SYSTEMS_BY_AGE,
+    DEMOGRAPHY,
+    "postgresql_versions.json",
+)
+RANGES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All"))
+KEY_TITLES = {"postgresql": "PostgreSQL version"}
+SAFE_NAME = re.compile(r"[a-z0-9_]{1,64}")
+DATA_PATH = re.compile(r"[a-z0-9_]+(?:[./-][a-z0-9_]+)*\.json")
+PARALLEL_FROM = 200  # summary files; below this, loading in one process is faster
+
+
+class SiteError(Exception):
+    """The site cannot be built as asked; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The site's choices, set in the plugin's part of mkdocs.yml."""
+
+    known_components: tuple[str, ...] = KNOWN_COMPONENTS
+    min_component_count: int = 10  # peak daily systems for a component not in the list
+    overview: tuple[str, ...] = OVERVIEW  # data files drawn on the overview, in order
+    pages: Mapping[str, str] = field(default_factory=dict)  # metric key -> page title
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """One chart data file, drawn in a figure; a figure with several has a switch."""
+
+    path: str  # under data/
+    kind: str
+    data: ChartData
+    label: str = ""  # the switch's label
+    key_title: str = "value"  # a pie's first table column
+
+    @property
+    def csv_path(self) -> str:
+        return self.path.removesuffix(".json") + ".csv"
+
+
+@dataclass(frozen=True, eq=False)
+class Figure:
+    title: str  # plain text; escaped when rendered
+    description: str
+    views: tuple[View, ...]
+
+    @property
+    def id(self) -> str:
+        return "chart-" + re.sub(r"[^a-z0-9]+", "-", self.views[0].path.removesuffix(".json"))
+
+    @property
+    def kind(self) -> str:
+        return self.views[0].kind
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str  # plain text; escaped when rendered
+    src: str  # a page of the plan
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    src: str  # path under the docs folder, e.g. components/core.md
+    title: str  # nav title: never a client's string
+    section: str = ""  # nav section, "" for a top-level page
+    intro: str = ""  # plain text above the figures
+    figures: tuple[Figure, ...] = ()
+    headline: charts.Headline | None = None
+    links: tuple[Link, ...] = ()
+    overview: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    pages: tuple[Page, ...]
+
+    def page(self, src: str) -> Page | None:
+        return next((p for p in self.pages if p.src == src), None)
+
+    def views(self) -> dict[str, View]:
+        """Every data file of the site, by its path under data/."""
+        return {v.path: v for p in self.pages for f in p.figures for v in f.views}
+
+    def nav(self) -> list[Any]:
+        """MkDocs ``nav`` entries: top-level pages and one list per section, in plan order."""
+        nav: list[Any] = []
+        sections: dict[str, list[Any]] = {}
+        for page in self.pages:
+            if not page.section:
+                nav.append({page.title: page.src})
+            elif page.section not in sections:
+                sections[page.section] = [page.src]
+                nav.append({page.section: sections[page.section]})
+            else:
+                sections[page.section].append({page.title: page.src})
+        return nav
+
+
+# -- planning -------------------------------------------------------------------------------
+
+
+def plan_site(summaries: Sequence[Summary], settings: Settings = Settings()) -> Plan:
+    """Every page of the site with its figures, computed from the summaries."""
+    names = components(summaries, settings)
+    figures: dict[str, list[Figure]] = {}  # metric page title -> figures
+    per_component: dict[str, list[tuple[Metric, Chart]]] = {}
+    for metric in METRICS:
+        for chart in metric.charts:
+            if "{name}" in chart.data and isinstance(metric.aggregate, Versions):
+                per_component.setdefault(chart.kind, []).append((metric, chart))
+            else:
+                page = settings.pages.get(metric.key, metric.title)
+                figures.setdefault(page, []).extend(
+                    metric_figures(summaries, metric, chart, settings)
+                )
+    component_pages = [component_page(summaries, name, per_component, settings) for name in names]
+    pages = [
+        *[metric_page(title, figs) for title, figs in figures.items()],
+    ]
+    every = [f for p in (*component_pages, *pages) for f in p.figures]
+    overview = overview_page(summaries, every, settings)
+    index = components_index(summaries, names)
+    return Plan((overview, *([index, *component_pages] if names else []), *pages))
+
+
+def components(summaries: Sequence[Summary], settings: Settings) -> list[str]:
+    """Components drawn: the known ones that have data, others from a peak daily count on."""
+    peak: dict[str, int] = {}
+    keys = [m.key for m in METRICS if isinstance(m.aggregate, Versions)]
+    for summary in summaries:
+        for key in keys:
+            for name, counts in summary.metrics.get(key, {}).items():
+                total = sum(counts.values())
+                if total > peak.get(name, 0):
+                    peak[name] = total
+    known = set(settings.known_components)
+    chosen = [
+        name
+        for name, n in peak.items()
+        if (name in known and n > 0) or n >= max(settings.min_component_count, 1)
+    ]
+    return sorted(chosen, key=lambda name: (not SAFE_NAME.fullmatch(name), slug(name)))
+
+
+def slug(name: str) -> str:
+    """A component's name in file names and URLs; names beyond [a-z0-9_] get a neutral one."""
+    if SAFE_NAME.fullmatch(name):
+        return name
+    return "x-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
+def data_path(chart: Chart, name: str | None = None) -> str:
+    path = chart.data if name is None else chart.data.replace("{name}", slug(name))
+    if not DATA_PATH.fullmatch(path) or ".." in path:
+        raise SiteError(f"chart {chart.title!r}: data file {path!r} is not a plain relative path")
+    return path
+
+
+def make_view(
+    summaries: Sequence[Summary],
+    metric: Metric,
+    chart: Chart,
+    name: str | None,
+    limits: Limits,
+    label: str = "",
+) -> View:
+    """The data of one chart of ``metric`` (for one component or field when ``name`` is set)."""
+    options = dict(chart.options)
+    try:
+        data = chart_data(summaries, metric, chart.kind, name, options, limits)
+    except ChartError as exc:
+        raise SiteError(f"metric {metric.key}, chart {chart.kind}: {exc}") from None
+    key_title = KEY_TITLES.get(options.get("labels", ""), "value")
+    return View(data_path(chart, name), chart.kind, data, label, key_title)
+
+
+def chart_data(
+    summaries: Sequence[Summary],
+    metric: Metric,
+    kind: str,
+    name: str | None,
+    options: Mapping[str, str],
+    limits: Limits,
+) -> ChartData:
+    """Dispatch one chart kind of ``builder.metrics.Chart`` to its transform."""
+    if kind == "versions_over_time":
+        return charts.versions_over_time(charts.count_series(summaries, metric, name), limits)
+    if kind == "buckets_over_time":
+        return charts.buckets_over_time(
+            charts.count_series(summaries, metric, name),
+            limits,
+            zero_alone=options.get("zero", "alone") == "alone",
+            largest_first=options.get("order") == "largest_first",
+        )
+    if kind == "newest_pie":
+        labels = options.get("labels", "plain")
+        if labels not in charts.LABELS:
+            raise ChartError(f"unknown label format {labels!r}")
+        series = charts.count_series(summaries, metric, name)
+        return charts.newest_pie(series, limits, labels=labels)
+    if kind == "means_over_time":
+        fields = getattr(metric.aggregate, "fields", ())
+        return charts.means_over_time(charts.mean_series(summaries, metric), fields, limits)
+    raise ChartError(f"unknown chart kind {kind!r}")
+
+
+def fill(text: str, name: str) -> str:
+    return text.replace("{name}", name.replace("_", " "))
+
+
+def metric_figures(
+    summaries: Sequence[Summary], metric: Metric, chart: Chart, settings: Settings
+) -> list[Figure]:
+    """The figures of a chart not drawn per component: one, or one per field of a CountEach."""
+    if "{name}" not in chart.data:
+        view = make_view(summaries, metric, chart, None, settings.limits)
+        return [Figure(chart.title, chart.description, (view,))]
+    if not isinstance(metric.aggregate, CountEach):
+        raise SiteError(f"metric {metric.key}: only versions and CountEach charts take {{name}}")
+    return [
+        Figure(
+            fill(chart.title, f),
+            fill(chart.description, f),
+            (make_view(summaries, metric, chart, f, settings.limits),),
+        )
+        for f in metric.aggregate.fields
+    ]
+
+
+def view_label(metric: Metric) -> str:
+    """The switch label of a version chart: X.Y for two parts, X.Y.Z for whole versions."""
+    parts = getattr(metric.aggregate, "parts", None)
+    return "X.Y.Z" if parts is None else ".".join("XYZW"[:parts] if parts <= 4 else "X" * parts)
+
+
+def component_page(
+    summaries: Sequence[Summary],
+    name: str,
+    per_kind: Mapping[str, Sequence[tuple[Metric, Chart]]],
+    settings: Settings,
+) -> Page:
+    """One component: a figure per chart kind; several metrics of a kind are its views."""
+    figures = []
+    for group in per_kind.values():
+        views = tuple(
+            make_view(summaries, metric, chart, name, settings.limits, view_label(metric))
+            for metric, chart in group
+        )
+        first = group[0][1]
+        title, description = first.title.replace("{name}", name), first.description
+        figures.append(Figure(title, description.replace("{name}", name), views))
+    safe = SAFE_NAME.fullmatch(name) is not None
+    intro = "" if safe else f"Reported component name: {name}"
+    return Page(f"components/{slug(name)}.md", slug(name), "Components", intro, tuple(figures))
+
+
+def metric_page(title: str, figures: Sequence[Figure]) -> Page:
+    src = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "metric"
+    if src in ("index", "about", "components", "data", "assets"):
+        src += "-charts"
+    return Page(f"{src}.md", title, figures=tuple(figures))
+
+
+def overview_page(
+    summaries: Sequence[Summary], others: Sequence[Figure], settings: Settings
+) -> Page:
+    limits = settings.limits
+    core = {
+        SYSTEMS: Figure(
+            "Systems reporting per day",
+            "Every system that reported that day, and the persistent ones among them "
+            "(those the other charts count).",
+            (View(SYSTEMS, "systems_over_time", charts.systems_over_time(summaries, limits)),),
+        ),
+        SYSTEMS_BY_AGE: Figure(
+            "Systems by age",
+            "Systems reporting each day by how many days ago they first reported.",
+            (
+                View(
+                    SYSTEMS_BY_AGE,
+                    "buckets_over_time",
+                    charts.buckets_over_time(
+                        charts.age_series(summaries), limits, zero_alone=False, largest_first=True
+                    ),
+                ),
+            ),
+        ),
+        DEMOGRAPHY: Figure(
+            "Demography",
+            "Systems reporting on the newest day by age in days, and how many are at least "
+            "that old (accumulated).",
+            (
+                View(
+                    DEMOGRAPHY,
+                    "demography",
+                    charts.demography(summaries[-1].age_count if summaries else {}, limits),
+                ),
+            ),
+        ),
+    }
+    by_path = {v.path: f for f in others for v in f.views} | core
+    figures = [by_path[path] for path in settings.overview if path in by_path]
+    return Page(
+        "index.md",
+        "Overview",
+        figures=tuple(dict.fromkeys(figures)),
+        headline=charts.headline(summaries),
+        overview=True,
+    )
+
+
+def components_index(summaries: Sequence[Summary], names: Sequence[str]) -> Page:
+    newest = summaries[-1] if summaries else None
+    xy = next((m.key for m in METRICS if isinstance(m.aggregate, Versions)), "")
+    links = []
+    for name in names:
+        counts = newest.metrics.get(xy, {}).get(name, {}) if newest else {}
+        note = f"{sum(counts.values())} systems on {newest.date}" if newest else ""
+        links.append(Link(name, f"components/{slug(name)}.md", note))
+    intro = "Persistent systems by version of each component, per day."
+    return Page("components/index.md", "Components", "Components", intro, links=tuple(links))
+
+
+# -- HTML -----------------------------------------------------------------------------------
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def render_page(page: Page, rel: Callable[[str], str]) -> str:
+    """The HTML of a page's generated part; ``rel`` turns a site path into a relative URL."""
+    parts = []
+    if page.intro:
+        parts.append(f'<p class="pa-intro">{esc(page.intro)}</p>')
+    if page.overview:
+        parts.append(headline_html(page.headline))
+    if page.links:
+        parts.append(links_html(page.links, rel))
+    if page.figures:
+        parts.append(
+            '<noscript><p class="pa-nojs">The charts need JavaScript; every value is in the '
+            "data table below each chart.</p></noscript>"
+        )
+    parts.extend(figure_html(f, rel) for f in page.figures)
+    return "\n".join(parts)
+
+
+def headline_html(head: charts.Headline | None) -> str:
+    if head is None:
+        return '<p class="pa-headline pa-empty">No summaries yet.</p>'
+    stats = [
+        (f"{head.systems:,}", f"systems reported on {head.day}"),
+        (f"{head.persistent_systems:,}", "persistent systems among them"),
+    ]
+    if head.change is not None and head.systems_before is not None:
+        percent = f" ({head.change / head.systems_before:+.1%})" if head.systems_before else ""
+        stats.append((f"{head.change:+,}{percent}", f"systems since {head.before}"))
+    else:
+        stats.append(("n/a", "change over 30 days: not enough history yet"))
+    items = "".join(
+        f'<div class="pa-stat"><span class="pa-stat__value">{esc(value)}</span>'
+        f'<span class="pa-stat__label">{esc(label)}</span></div>'
+        for value, label in stats
+    )
+    return f'<div class="pa-headline" role="group" aria-label="Headline figures">{items}</div>'
+
+
+def links_html(links: Iterable[Link], rel: Callable[[str], str]) -> str:
+    items = "".join(
+        f'<li><a href="{esc(rel(link.src))}">{esc(link.text)}</a>'
+        + (f' <span class="pa-note">{esc(link.note)}</span>' if link.note else "")
+        + "</li>"
+        for link in links
+    )
+    return f'<ul class="pa-links-list">{items}</ul>'
+
+
+def figure_html(figure: Figure, rel: Callable[[str], str]) -> str:
+    fid = esc(figure.id)
+    controls = []
+    if figure.kind in charts.TIME_SERIES:
+        buttons = "".join(
+            f'<button type="button" data-range="{days}" aria-pressed="{pressed(days == "all")}">'
+            f"{label}</button>"
+            for days, label in RANGES
+        )
+        controls.append(
+            f'<div class="pa-range" role="group" aria-label="Date range">{buttons}</div>'
+        )
+    if len(figure.views) > 1:
+        buttons = "".join(
+            f'<button type="button" data-view="{i}" aria-pressed="{pressed(i == 0)}">'
+            f"{esc(view.label)}</button>"
+            for i, view in enumerate(figure.views)
+        )
+        controls.append(
+            f'<div class="pa-switch" role="group" aria-label="Versions">{buttons}</div>'
+        )
+    title = esc(figure.title)
+    return (
+        f'<section class="pa-chart" id="{fid}" data-kind="{esc(figure.kind)}" '
+        f'aria-labelledby="{fid}-title">'
+        f'<h2 id="{fid}-title">{title}</h2>'
+        + (f'<p class="pa-description">{esc(figure.description)}</p>' if figure.description else "")
+        + (f'<div class="pa-controls" hidden>{"".join(controls)}</div>' if controls else "")
+        + f'<div class="pa-canvas pa-canvas--{esc(figure.kind)}"><canvas role="img" '
+        f'aria-label="{title}: chart; the values are in the data table below"></canvas></div>'
+        + "".join(view_html(figure, i, view, rel) for i, view in enumerate(figure.views))
+        + "</section>"
+    )
+
+
+def pressed(on: bool) -> str:
+    return "true" if on else "false"
+
+
+def view_html(figure: Figure, index: int, view: View, rel: Callable[[str], str]) -> str:
+    suffix = f" ({view.label})" if view.label else ""
+    json_url, csv_url = esc(rel("data/" + view.path)), esc(rel("data/" + view.csv_path))
+    caption = esc(figure.title + suffix)
+    tab = charts.table(view.kind, view.data, view.key_title)
+    return (
+        f'<div class="pa-view" data-view="{index}" data-src="{json_url}">'
+        f'<p class="pa-data">Data{esc(suffix)}: '
+        f'<a href="{json_url}" type="application/json">JSON</a>'
+        f' · <a href="{csv_url}" download>CSV</a></p>'
+        f"<details><summary>Data table{esc(suffix)}</summary>"
+        f'<div class="pa-table">{table_html(tab, caption)}</div></details></div>'
+    )
+
+
+def table_html(tab: charts.Table, caption: str) -> str:
+    """An HTML table of a chart's data; ``caption`` is already escaped."""
+    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in tab.header)
+    body = "".join(
+        f'<tr><th scope="row">{esc(row[0])}</th>' + "".join(map(cell_html, row[1:])) + "</tr>"
+        for row in tab.rows
+    )
+    if not tab.rows:
+        body = f'<tr><td colspan="{len(tab.header)}">No data yet.</td></tr>'
+    return (
+        f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def cell_html(cell: charts.Cell) -> str:
+    if cell is None:
+        return "<td>n/a</td>"
+    if isinstance(cell, int | float):
+        return f"<td>{cell}</td>"
+    return f"<td>{esc(cell)}</td>"
+
+
+# -- loading and building -------------------------------------------------------------------
+
+
+def load_summaries(root: Path, deployment: str) -> list[Summary]:
+    """Every summary of a deployment, oldest first, validated; on many files, in parallel."""
+    paths = list(iter_summary_files(root, deployment))
+    workers = min(os.cpu_count() or 1, 8)
+    if len(paths) < PARALLEL_FROM or workers < 2:
+        return [load(path, deployment) for path in paths]
+    with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
+        return list(pool.map(load, paths, repeat(deployment), chunksize=64))
+
+
+def git_revision(path: Path) -> str:
+    """The commit checked out where ``path`` lives, or "unknown" outside a git work tree."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    text = done.stdout.strip()
+    return text if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", text) else "unknown"
+
+
+def check_out_dir(out: Path, protected: Iterable[Path]) -> None:
+    """MkDocs empties the output folder first: refuse one that holds the sources."""
+    target = out.resolve()
+    for path in protected:
+        inside = path.resolve()
+        if inside == target or target in inside.parents:
+            raise SiteError(f"{out}: the output folder would contain {path}; choose another")
+
+
+def build_site(
+    summaries: Path,
+    deployment: str,
+    out: Path,
+    *,
+    revision: str | None = None,
+    config_file: Path = CONFIG_FILE,
+    site_url: str | None = None,
+) -> None:
+    """Build the site of one deployment into ``out`` (emptied first) with MkDocs.
+
+    ``site_url`` defaults to mkdocs.yml's, with ``dev/`` appended for the dev deployment: the
+    Pages workflow publishes prod at the root and dev below it.
+    """
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    if deployment not in DEPLOYMENTS:
+        raise SiteError(f"unknown deployment {deployment!r} (one of {', '.join(DEPLOYMENTS)})")
+    if not summaries.is_dir():
+        raise SiteError(f"{summaries}: no such directory of summaries")
+    check_out_dir(out, (config_file.parent / "site_src", config_file, summaries))
+    try:
+        config = load_config(str(config_file), site_dir=str(out.resolve()))
+        plugin = config.plugins[PLUGIN_NAME]
+        plugin.config.summaries = str(summaries.resolve())
+        plugin.config.deployment = deployment
+        plugin.config.revision = revision or git_revision(summaries)
+        base = site_url or config.site_url or "/"
+        if site_url is None and deployment == "dev":
+            base = base.rstrip("/") + "/dev/"
+        config.site_url = base if base.endswith("/") else base + "/"
+        build(config)
+    except MkDocsException as exc:
+        raise SiteError(f"mkdocs: {exc}") from None
