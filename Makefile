@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint unit check-summaries bench demo rehearse proto site clean
+.PHONY: help install test lint unit check-summaries bench demo rehearse proto schema site clean
 
 help:
 	@echo "make demo    - start a receiver, simulate a fleet, summarize, build and serve the site"
@@ -51,6 +51,9 @@ demo: install
 
 rehearse: install
 	$(PY) -m builder.rehearse
+
+schema: $(INSTALLED)
+	$(PY) -m builder.summary > proto/summary.schema.json
 
 proto: $(INSTALLED)
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=receiver --pyi_out=receiver proto/analytics.proto

@@ -23,7 +23,7 @@ class Receiver:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings.database)
+        self.store = Store(settings.database, settings.synchronous)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["analytics"] = self

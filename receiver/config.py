@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "ANALYTICS_"
+REQUEST_CLOCK = "request-date"  # CLOCK value: take each submission's day from its Date header
 DEPLOYMENTS = ("prod", "dev")
 
 Clock = Callable[[], datetime]
@@ -32,8 +33,11 @@ class Settings:
     retention_days: int  # raw submissions older than this many days may be pruned
     export_token: str | None  # bearer token for /export/...; None disables export
     clock: Clock  # returns an aware UTC datetime; injected by tests and backfills
+    request_clock: bool  # CLOCK=request-date: a POST's Date header sets its day (dev only)
     site_url: str | None  # where GET / redirects readers; None serves a small page
     site_dir: Path | None  # a built site to serve beside the receiver (demo)
+    synchronous: str  # SQLite's synchronous mode: NORMAL survives a killed process, FULL also
+    #                   a power loss, at about half the throughput
 
 
 def system_clock() -> datetime:
@@ -59,15 +63,21 @@ def load_settings(
 
     deployment = _choice(raw, "DEPLOYMENT", DEPLOYMENTS, "dev")
     database = raw.get("DATABASE") or instance_path / "analytics.sqlite3"
+    request_clock = raw.get("CLOCK") == REQUEST_CLOCK
+    if request_clock and deployment == "prod":
+        raise ConfigError(f"{ENV_PREFIX}CLOCK={REQUEST_CLOCK} lets clients pick the day; "
+                          "it is for simulated history on dev receivers, never prod")
     return Settings(
         database=Path(database),
         deployment=deployment,
         collect_dev_systems=_bool(raw, "COLLECT_DEV_SYSTEMS", deployment == "dev"),
         retention_days=_positive_int(raw, "RETENTION_DAYS", 14),
         export_token=_optional_str(raw, "EXPORT_TOKEN"),
-        clock=_clock(raw.get("CLOCK")),
+        clock=_clock(None if request_clock else raw.get("CLOCK")),
+        request_clock=request_clock,
         site_url=_optional_str(raw, "SITE_URL"),
         site_dir=_optional_dir(raw, "SITE_DIR"),
+        synchronous=_choice(raw, "SYNCHRONOUS", ("normal", "full"), "normal").upper(),
     )
 
 
@@ -119,7 +129,10 @@ def _optional_dir(raw: Mapping[str, Any], key: str) -> Path | None:
 
 
 def _clock(value: Any) -> Clock:
-    """A callable is used as is; a string is an ISO timestamp for a fixed clock."""
+    """A callable is used as is; a string is an ISO timestamp for a fixed clock.
+
+    (The string ``request-date`` is handled by the caller: see ``Settings.request_clock``.)
+    """
     if value is None or value == "":
         return system_clock
     if callable(value):

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from receiver.analytics_pb2 import Analytics
@@ -99,20 +100,28 @@ def message_to_data(message: Message, skip: tuple[str, ...] = ()) -> dict[str, A
     A field the client did not send is None, except a scalar whose ``.proto`` declares an
     explicit default (``postgresql_version``: 0 means unknown), which takes that default.
     """
+    sent = {field.name: (field, value) for field, value in message.ListFields()}
     data: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
-        if field.name in skip:
+    for name, repeated, absent in _layout(message.DESCRIPTOR):
+        if name in skip:
             continue
-        value = getattr(message, field.name)
-        if field.is_repeated:
-            data[field.name] = [_value(field, item) for item in value]
-        elif message.HasField(field.name):
-            data[field.name] = _value(field, value)
-        elif field.type != FieldDescriptor.TYPE_MESSAGE and field.has_default_value:
-            data[field.name] = field.default_value
-        else:
-            data[field.name] = None
+        if name not in sent:
+            data[name] = [] if repeated else absent
+            continue
+        field, value = sent[name]
+        data[name] = [_value(field, item) for item in value] if repeated else _value(field, value)
     return data
+
+
+@cache
+def _layout(descriptor: Descriptor) -> tuple[tuple[str, bool, Any], ...]:
+    """(name, repeated, value when absent) of each field, computed once per message type."""
+    layout = []
+    for field in descriptor.fields:
+        scalar_default = field.type != FieldDescriptor.TYPE_MESSAGE and field.has_default_value
+        layout.append((field.name, field.is_repeated,
+                       field.default_value if scalar_default else None))
+    return tuple(layout)
 
 
 def _value(field: FieldDescriptor, value: Any) -> Any:

@@ -7,12 +7,15 @@ subtraction. Tables:
   raw retention so that ``age_days`` stays right after old submissions are pruned.
 * ``submissions``: one row per system per day (the first report of the day wins): the decoded
   fields as JSON and the raw message bytes, unknown fields included.
-* ``outcomes``: how many POSTs of each day were accepted, duplicates or ignored.
+* ``outcomes``: how many POSTs of each day were answered ``duplicate`` or ``ignored`` (the
+  accepted ones are the day's submissions).
 * ``meta``: ``collecting_since`` (the first day this database could have received data) and
   ``pruned_before`` (every day before it was deleted by retention).
 
-Each connection runs in WAL mode with ``synchronous=FULL``: a submission answered ``accepted``
-has been committed and synced to disk, so it survives a crash of the process or the machine.
+Each connection runs in WAL mode. A submission answered ``accepted`` has been committed, so it
+survives the server process being killed at any moment. With ``synchronous=NORMAL`` (the
+default) the last commits before a power loss or kernel crash may be lost; ``FULL`` syncs the
+log on every commit and survives those too, at about half the throughput (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -91,7 +94,12 @@ class PruneResult:
     oldest_kept_day: date
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+
+
+def connect(
+    path: Path, *, readonly: bool = False, synchronous: str = "NORMAL"
+) -> sqlite3.Connection:
     """A connection in autocommit mode; transactions are opened explicitly."""
     if readonly:
         if not path.is_file():
@@ -102,7 +110,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA synchronous = FULL")
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise StoreError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
@@ -165,15 +175,16 @@ def _get_meta(conn: sqlite3.Connection, key: str) -> int | None:
 class Store:
     """The receiver's database, with one connection per thread of each server process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
         self.path = path
+        self.synchronous = synchronous
         self._local = threading.local()
         self._collecting_since: int | None = None
 
     def conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path)
+            conn = connect(self.path, synchronous=self.synchronous)
             self._local.conn = conn
         return conn
 
@@ -202,11 +213,11 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, system) DO NOTHING",
                 (day, system, now.isoformat(timespec="seconds"), _json(submission), submission.raw),
             ).rowcount
-            status = "accepted" if inserted else "duplicate"
-            self._count(conn, day, status)
             if inserted:
                 self._note_day(conn, day)
-        return status
+                return "accepted"
+            self._count(conn, day, "duplicate")
+        return "duplicate"
 
     def count_outcome(self, now: datetime, status: str) -> None:
         """Count a submission that was answered but not stored (``ignored``)."""

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -29,13 +30,19 @@ def receiver() -> Receiver:
 
 
 def now_utc() -> datetime:
-    moment = receiver().settings.clock()
+    """The receiver's clock, or the request's Date header when CLOCK=request-date."""
+    settings = receiver().settings
+    moment = (request.date if settings.request_clock else None) or settings.clock()
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def answer(status: str, code: int = 200) -> tuple[Response, int]:
+ANSWERS = {s: json.dumps({"status": s}).encode() for s in ("accepted", "duplicate", "ignored")}
+
+
+def answer(status: str) -> Response:
+    """One of the three 200 answers; their bodies are encoded once."""
     g.outcome = status
-    return jsonify(status=status), code
+    return Response(ANSWERS[status], mimetype="application/json")
 
 
 def failure(reason: str, code: int) -> tuple[Response, int]:
@@ -58,7 +65,7 @@ def log_outcome(response: Response) -> Response:
 
 
 @bp.post("/")
-def submit() -> tuple[Response, int]:
+def submit() -> Response | tuple[Response, int]:
     rx = receiver()
     try:
         submission = decode(request.get_data(cache=False))

@@ -1,0 +1,150 @@
+"""Real processes on one SQLite file: concurrent writers, a killed server, the request log."""
+
+from __future__ import annotations
+
+import http.client
+import multiprocessing
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests import wire
+
+pytestmark = pytest.mark.slow
+CLI = str(Path(sys.executable).parent / "pulp-analytics")
+
+
+def post_many(db: str, systems: list[str], results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    from receiver import create_app
+
+    client = create_app({"DATABASE": db}).test_client()
+    outcomes = [client.post("/", data=wire.analytics(s)).json["status"] for s in systems]
+    results.put(outcomes)
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    db = str(tmp_path / "a.sqlite3")
+    shared = [str(uuid.uuid4()) for _ in range(100)]
+    own = [[str(uuid.uuid4()) for _ in range(300)] for _ in range(2)]
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    workers = [ctx.Process(target=post_many, args=(db, own[i] + shared, results)) for i in (0, 1)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    accepted = sum(o.count("accepted") for o in outcomes)
+    duplicate = sum(o.count("duplicate") for o in outcomes)
+    assert (accepted, duplicate) == (700, 100)  # each shared system is accepted exactly once
+    rows = sqlite3.connect(db).execute("SELECT count(*) FROM submissions").fetchone()[0]
+    assert rows == 700
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(db: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    server = subprocess.Popen(
+        [CLI, "serve", "--port", str(port), "--db", str(db), "--workers", "2", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return server, port
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError(f"server did not start: {server.stderr.read().decode() if server.stderr else ''}")
+
+
+def post(port: int, body: bytes) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/", body=body, headers={"Content-Type": "application/octet-stream"})
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def test_a_killed_server_keeps_every_submission_it_accepted(tmp_path: Path) -> None:
+    db = tmp_path / "a.sqlite3"
+    server, port = start_server(db)
+    accepted: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            system = str(uuid.uuid4())
+            try:
+                status, body = post(port, wire.analytics(system))
+            except OSError:
+                continue  # the server is gone: this submission was never acknowledged
+            if status == 200 and b"accepted" in body:
+                accepted.append(system)
+
+    threads = [threading.Thread(target=load) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2.0)
+    os.killpg(server.pid, signal.SIGKILL)  # master and workers, mid-request
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    server.wait(timeout=10)
+    assert len(accepted) > 50
+    conn = sqlite3.connect(db)
+    stored = {row[0] for row in conn.execute("SELECT system_id FROM systems")}
+    missing = [s for s in accepted if s not in stored]
+    assert missing == []
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_serve_logs_one_line_per_request_without_system_ids(tmp_path: Path) -> None:
+    server, port = start_server(tmp_path / "a.sqlite3")
+    systems = [str(uuid.uuid4()) for _ in range(3)]
+    try:
+        for system in systems:
+            assert post(port, wire.analytics(system))[0] == 200
+        assert post(port, wire.analytics(systems[0]))[0] == 200
+        assert post(port, b"\xff\xff")[0] == 400
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        _, stderr = server.communicate(timeout=30)
+    log = stderr.decode()
+    lines = [line for line in log.splitlines() if " POST / " in line]
+    assert len(lines) == 5
+    assert sum(" 200 accepted " in line for line in lines) == 3
+    assert sum(" 200 duplicate " in line for line in lines) == 1
+    assert sum(" 400 body is not a valid Analytics message" in line for line in lines) == 1
+    for system in systems:
+        assert system not in log
+    assert "127.0.0.1" not in "\n".join(lines)
+
+
+def test_serve_with_a_bad_setting_fails_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CLI, "serve", "--db", str(tmp_path / "a.sqlite3")], capture_output=True, text=True,
+        env={**os.environ, "ANALYTICS_RETENTION_DAYS": "soon"}, timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "Error: ANALYTICS_RETENTION_DAYS must be a whole number, not 'soon'"
+    )
