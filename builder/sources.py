@@ -49,6 +49,11 @@ class Availability:
     first_raw_day: date | None  # the first day with a stored submission
     systems: dict[date, int] = field(default_factory=dict)  # stored submissions per day
     rejected: dict[date, tuple[int, int]] = field(default_factory=dict)  # (duplicate, ignored)
+    counts_rejected: bool = True  # the receiver counts duplicate and ignored posts
+
+    def rejected_on(self, day: date) -> tuple[int, int] | None:
+        """(duplicate, ignored) posts of ``day``, or None when the receiver does not count them."""
+        return self.rejected.get(day, (0, 0)) if self.counts_rejected else None
 
 
 class Source(Protocol):
@@ -122,6 +127,7 @@ class HttpSource:
                     d: (int(v.get("duplicate", 0)), int(v.get("ignored", 0)))
                     for d, v in days.items()
                 },
+                counts_rejected=all("duplicate" in v for v in days.values()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SourceError(f"{self.base}/export/ answered an unexpected index ({exc})") from None

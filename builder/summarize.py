@@ -195,7 +195,7 @@ def summarize(
     for day in todo:
         assert available is not None
         with source.day(day) as rows:
-            summary = summarize_day(rows, day, deployment, min_age, available.rejected.get(day))
+            summary = summarize_day(rows, day, deployment, min_age, available.rejected_on(day))
         expected = available.systems.get(day, 0)
         if summary.systems != expected:
             raise SummarizeError(

@@ -1,0 +1,308 @@
+"""``pulp-analytics summarize``: golden files, every rule of SPEC §4-5, git commits, sources."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import git
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from builder.cli import main
+from builder.sources import HttpSource, LocalSource, SourceError
+from builder.summarize import SummarizeError, summarize
+from tests import wire
+from tests.conftest import TOKEN, Clock
+
+GOLDEN = Path(__file__).parent / "golden" / "summaries"
+A, B, C, D, E = (f"{n}" * 32 for n in "abcde")
+
+
+def fleet_history(client: FlaskClient, clock: Clock) -> None:
+    """Four days on a prod receiver: upgrades, a dev build, an old client, a duplicate, a gap."""
+    full = {"users": 5, "groups": 1, "domains": 0, "custom_access_policies": 0, "custom_roles": 2}
+    clock.set_day(date(2026, 11, 2))
+    client.post("/", data=wire.analytics(
+        A, [("core", "3.21.0"), ("rpm", "3.19.4")], workers={"processes": 4, "hosts": 2},
+        content_apps={"processes": 2, "hosts": 1}, postgresql_version=130004, rbac=full))
+    client.post("/", data=wire.telemetry(B, [("core", "3.21.1"), ("file", "1.10.0")],
+                                         workers={"processes": 1, "hosts": 1}))
+    client.post("/", data=wire.analytics(C, [("core", "3.22.0.dev")]))  # ignored on prod
+    clock.set_day(date(2026, 11, 3))
+    client.post("/", data=wire.analytics(
+        A, [("core", "3.21.0"), ("rpm", "3.19.4")], workers={"processes": 4, "hosts": 2},
+        content_apps={"processes": 2, "hosts": 1}, postgresql_version=130004, rbac=full))
+    client.post("/", data=wire.analytics(A, [("core", "3.99.0")]))  # duplicate: first one wins
+    client.post("/", data=wire.telemetry(B, [("core", "3.21.1"), ("file", "1.10.0")],
+                                         workers={"processes": 2, "hosts": None}))
+    client.post("/", data=wire.analytics(D, [("core", "3.9.0")], postgresql_version=90624,
+                                         rbac={**full, "users": 1}))
+    # 2026-11-04: nobody reports
+    clock.set_day(date(2026, 11, 5))
+    client.post("/", data=wire.analytics(
+        A, [("core", "3.22.0"), ("rpm", "3.20.0"), ("container", "2.10.3")],
+        workers={"processes": 3, "hosts": 1}, postgresql_version=140005,
+        rbac={**full, "users": 12}))
+    client.post("/", data=wire.analytics(E, [("core", "3.22.0")], postgresql_version=140005))
+    clock.set_day(date(2026, 11, 6))
+    client.post("/", data=wire.analytics(E, [("core", "3.22.1")]))  # today: not summarized
+
+
+@pytest.fixture
+def prod(make_app: Callable[..., Flask], clock: Clock) -> Flask:
+    app = make_app(DEPLOYMENT="prod")
+    fleet_history(app.test_client(), clock)
+    return app
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def files(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.json"))}
+
+
+def test_golden_summaries(prod: Flask, db_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "summaries"
+    code, output = cli("summarize", "--db", str(db_path), "--summaries", str(out),
+                       "--deployment", "prod", "--today", "2026-11-06")
+    assert code == 0, output
+    assert files(out) == files(GOLDEN)
+    assert output.splitlines() == [
+        f"wrote {out}/prod/2026/2026-11-02.json: 2 systems, 0 persistent",
+        f"wrote {out}/prod/2026/2026-11-03.json: 3 systems, 2 persistent",
+        f"wrote {out}/prod/2026/2026-11-04.json: 0 systems, 0 persistent",
+        f"wrote {out}/prod/2026/2026-11-05.json: 2 systems, 1 persistent",
+    ]
+
+
+def test_a_rerun_writes_nothing_and_changes_nothing(
+    prod: Flask, db_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "s"
+    args = ("summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "prod",
+            "--today", "2026-11-06")
+    cli(*args)
+    before = files(out)
+    code, output = cli(*args)
+    assert (code, files(out)) == (0, before)
+    assert "nothing to summarize" in output
+
+
+def test_persistent_threshold_zero_counts_every_system(
+    prod: Flask, db_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "s"
+    cli("summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "prod",
+        "--today", "2026-11-03", "--persistent-min-age-days", "0")
+    day = json.loads((out / "prod/2026/2026-11-02.json").read_text())
+    assert (day["systems"], day["persistent_systems"]) == (2, 2)
+    assert day["xyz_component"]["core"] == {"3.21.0": 1, "3.21.1": 1}
+
+
+def test_dev_deployment_defaults_to_threshold_zero(
+    make_app: Callable[..., Flask], clock: Clock, db_path: Path, tmp_path: Path
+) -> None:
+    fleet_history(make_app(DEPLOYMENT="dev").test_client(), clock)
+    out = tmp_path / "s"
+    cli("summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "dev",
+        "--today", "2026-11-03")
+    day = json.loads((out / "dev/2026/2026-11-02.json").read_text())
+    assert (day["systems"], day["persistent_systems"]) == (3, 3)  # the dev build counts on dev
+    assert day["xy_component"]["core"] == {"3.21": 2, "3.22": 1}
+
+
+def test_an_existing_summary_is_never_touched(prod: Flask, db_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    existing = out / "prod/2026/2026-11-03.json"
+    existing.parent.mkdir(parents=True)
+    existing.write_text("hand-made\n")
+    code, output = cli("summarize", "--db", str(db_path), "--summaries", str(out),
+                       "--deployment", "prod", "--today", "2026-11-06")
+    assert code == 0, output
+    assert existing.read_text() == "hand-made\n"
+    assert sorted(files(out)) == ["prod/2026/2026-11-03.json", "prod/2026/2026-11-04.json",
+                                  "prod/2026/2026-11-05.json"]  # resumes after the newest
+
+
+def test_since_fills_a_hole_and_skips_existing_files(
+    prod: Flask, db_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "s"
+    args = ["summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "prod"]
+    cli(*args, "--today", "2026-11-06")
+    (out / "prod/2026/2026-11-03.json").unlink()
+    code, output = cli(*args, "--since", "2026-11-03", "--today", "2026-11-04")
+    assert code == 0, output
+    assert files(out) == files(GOLDEN)
+
+
+def test_a_pruned_day_is_refused_and_nothing_is_written(
+    prod: Flask, db_path: Path, tmp_path: Path
+) -> None:
+    cli("prune", "--db", str(db_path), "--keep-days", "1", "--today", "2026-11-05")
+    out = tmp_path / "s"
+    (out / "prod/2026").mkdir(parents=True)
+    shutil.copy(GOLDEN / "prod/2026/2026-11-02.json", out / "prod/2026/2026-11-02.json")
+    code, output = cli("summarize", "--db", str(db_path), "--summaries", str(out),
+                       "--deployment", "prod", "--today", "2026-11-06")
+    assert code == 1
+    assert output.startswith("Error: raw data for 2026-11-03 is no longer kept")
+    assert "(oldest kept day: 2026-11-04)" in output
+    assert "--since 2026-11-04" in output
+    assert sorted(files(out)) == ["prod/2026/2026-11-02.json"]
+
+
+def test_summarize_commits_once_and_only_when_there_is_something_new(
+    prod: Flask, db_path: Path, tmp_path: Path
+) -> None:
+    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    (tmp_path / "repo/README").write_text("x\n")
+    repo.index.add(["README"])
+    repo.index.commit("start")
+    (tmp_path / "repo/unrelated.txt").write_text("staged, not ours\n")
+    repo.index.add(["unrelated.txt"])
+    out = tmp_path / "repo/summaries"
+    args = ["summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "prod",
+            "--commit"]
+    code, output = cli(*args, "--today", "2026-11-05")
+    assert code == 0, output
+    assert len(list(repo.iter_commits())) == 2
+    head = repo.head.commit
+    assert head.message == (
+        "summaries(prod): 2026-11-02..2026-11-04 (3 days)\n\n"
+        "2026-11-02: 2 systems, 0 persistent\n"
+        "2026-11-03: 3 systems, 2 persistent\n"
+        "2026-11-04: 0 systems, 0 persistent\n"
+    )
+    assert sorted(head.stats.files) == [f"summaries/prod/2026/2026-11-0{d}.json" for d in (2, 3, 4)]
+    assert not repo.is_dirty(untracked_files=True, index=False, working_tree=True)
+    assert [d.a_path for d in repo.index.diff("HEAD")] == ["unrelated.txt"]  # still staged
+
+    code, output = cli(*args, "--today", "2026-11-05")
+    assert "nothing to summarize" in output
+    assert len(list(repo.iter_commits())) == 2
+    code, output = cli(*args, "--today", "2026-11-06")
+    assert repo.head.commit.message.startswith("summaries(prod): 2026-11-05\n")
+    assert len(list(repo.iter_commits())) == 3
+
+
+def test_commit_outside_a_repository_is_a_clear_error(
+    prod: Flask, db_path: Path, tmp_path: Path
+) -> None:
+    code, output = cli("summarize", "--db", str(db_path), "--summaries", str(tmp_path / "s"),
+                       "--deployment", "prod", "--today", "2026-11-03", "--commit")
+    assert code == 1
+    assert "is not inside a git repository" in output
+
+
+@pytest.fixture
+def live(prod: Flask) -> Iterator[str]:
+    """The prod receiver, served over HTTP on loopback."""
+    server = make_server("127.0.0.1", 0, prod, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_both_sources_give_identical_files(live: str, db_path: Path, tmp_path: Path) -> None:
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    cli("summarize", "--db", str(db_path), "--summaries", str(local), "--deployment", "prod",
+        "--today", "2026-11-06")
+    code, output = cli("summarize", "--source", live, "--summaries", str(remote),
+                       "--today", "2026-11-06", env={"ANALYTICS_EXPORT_TOKEN": TOKEN})
+    assert code == 0, output
+    assert files(remote) == files(local) == files(GOLDEN)
+
+
+def test_source_deployment_must_match(live: str, tmp_path: Path) -> None:
+    code, output = cli("summarize", "--source", live, "--summaries", str(tmp_path),
+                       "--deployment", "dev", env={"ANALYTICS_EXPORT_TOKEN": TOKEN})
+    assert code == 1
+    assert "--deployment dev but the source is the prod receiver" in output
+
+
+@pytest.mark.parametrize(("token", "path", "message"), [
+    ("wrong", "", "the export token was refused"),
+    (TOKEN, "/nothing-here", "no export here"),
+])
+def test_http_source_explains_refusals(live: str, token: str, path: str, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        HttpSource(live + path, token, retries=0).availability()
+
+
+def test_http_source_needs_a_token(live: str, tmp_path: Path) -> None:
+    code, output = cli("summarize", "--source", live, "--summaries", str(tmp_path), env={})
+    assert code == 1
+    assert "set ANALYTICS_EXPORT_TOKEN" in output
+
+
+def test_http_source_retries_server_errors(prod: Flask, tmp_path: Path) -> None:
+    failures = {"left": 3}
+
+    def flaky(environ: dict[str, Any], start_response: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"busy"]
+        return prod.wsgi_app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, flaky, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, backoff=0.01)
+        result = summarize(source, tmp_path, "prod", date(2026, 11, 6))
+    finally:
+        server.shutdown()
+    assert failures["left"] == 0
+    assert files(tmp_path) == files(GOLDEN)
+
+
+def test_http_source_gives_up_after_its_retries(prod: Flask) -> None:
+    def down(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("502 Bad Gateway", [])
+        return [b""]
+
+    server = make_server("127.0.0.1", 0, down, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, retries=2,
+                            backoff=0.01)
+        with pytest.raises(SourceError, match="HTTP 502"):
+            source.availability()
+    finally:
+        server.shutdown()
+
+
+def test_no_raw_data_means_nothing_to_do(app: Flask, db_path: Path, tmp_path: Path) -> None:
+    result = summarize(LocalSource(db_path), tmp_path, "prod", date(2026, 12, 1))
+    assert (result.written, result.skipped) == ([], [])
+
+
+def test_a_missing_database_is_one_clear_error(tmp_path: Path) -> None:
+    code, output = cli("summarize", "--db", str(tmp_path / "none.sqlite3"))
+    assert code == 1
+    assert output == f"Error: {tmp_path / 'none.sqlite3'}: no database at {tmp_path / 'none.sqlite3'}\n"
+
+
+def test_writing_over_an_existing_file_is_refused(tmp_path: Path) -> None:
+    from builder.summarize import write_new
+
+    target = tmp_path / "x.json"
+    write_new(target, "first\n")
+    with pytest.raises(SummarizeError, match="never overwritten"):
+        write_new(target, "second\n")
+    assert target.read_text() == "first\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
