@@ -6,8 +6,8 @@ Each transform answers what analytics.pulpproject.org's JSON view of the same ch
 
 * ``full_days``: a time series keeps every day of its newest ``full_days``; before that it keeps
   one real day per ISO week (the newest day it has in that week). Values are never averaged.
-* ``max_series``: a version chart keeps at most that many versions, first those present on the
-  newest day, then those with the highest peak; the rest are summed into ``"other"``.
+* ``max_series``: a version chart keeps at most that many versions: half of them the most run
+  on the newest day, the rest the highest daily peaks; the others are summed as ``"other"``.
 * ``fold_below``: on each day, a bucket counting fewer systems than this goes into ``"other"``
   (1, the default, folds nothing).
 
@@ -133,7 +133,7 @@ def fold_small(counts: Counts, below: int) -> dict[Any, int]:
 
 
 def series_to_keep(rows: Sequence[Counts], cap: int) -> list[str]:
-    """At most ``cap`` versions: those on the newest day (most systems first), then by peak."""
+    """At most ``cap`` versions of a chart whose rows hold more: see :func:`versions_over_time`."""
     peak: dict[str, int] = {}
     for counts in rows:
         for key, n in counts.items():
@@ -142,10 +142,11 @@ def series_to_keep(rows: Sequence[Counts], cap: int) -> list[str]:
     if len(peak) <= cap:
         return list(peak)
     newest = rows[-1]
-    by_version = sorted(peak, key=version_order, reverse=True)
-    on_newest = sorted((v for v in by_version if newest.get(v)), key=lambda v: -newest[v])
-    rest = sorted((v for v in by_version if not newest.get(v)), key=lambda v: -peak[v])
-    return (on_newest + rest)[:cap]
+    by_version = sorted(peak, key=version_order, reverse=True)  # ties: the newer version first
+    current = sorted((v for v in by_version if newest.get(v)), key=lambda v: -newest[v])
+    kept = current[: (cap + 1) // 2]
+    rest = sorted((v for v in by_version if v not in kept), key=lambda v: -peak[v])
+    return kept + rest[: cap - len(kept)]
 
 
 def stacked(labels: list[str], columns: list[tuple[str, list[int]]]) -> ChartData:
@@ -180,7 +181,13 @@ def columns_of(rows: Sequence[Counts], order: Sequence[Any]) -> list[tuple[Any, 
 
 
 def versions_over_time(series: Sequence[Day], limits: Limits = Limits()) -> ChartData:
-    """Systems per version per day, newest version first (``plugin_stats``)."""
+    """Systems per version per day, newest version first (``plugin_stats``).
+
+    Beyond ``limits.max_series`` versions, half the places go to the versions with the most
+    systems on the newest day and the rest to the highest daily peaks; the others are summed
+    as "other" (a long tail of versions with a system or two each would otherwise push out
+    every version that was once widely run).
+    """
     days = thin(series, limits.full_days)
     rows = [fold_small(counts, limits.fold_below) for _, counts in days]
     keep = sorted(series_to_keep(rows, limits.max_series), key=version_order, reverse=True)

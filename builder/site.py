@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
 import re
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from itertools import repeat
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from builder import charts
 from builder.charts import ChartData, ChartError, Limits
 from builder.metrics import METRICS, Chart, CountEach, Metric, Versions
-from builder.summary import DEPLOYMENTS, Summary, iter_summary_files, load
+from builder.summary import DEPLOYMENTS, Summary, load_all
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "mkdocs.yml"
@@ -54,7 +50,6 @@ RANGES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All"
 KEY_TITLES = {"postgresql": "PostgreSQL version"}
 SAFE_NAME = re.compile(r"[a-z0-9_]{1,64}")
 DATA_PATH = re.compile(r"[a-z0-9_]+(?:[./-][a-z0-9_]+)*\.json")
-PARALLEL_FROM = 200  # summary files; below this, loading in one process is faster
 
 
 class SiteError(Exception):
@@ -508,13 +503,8 @@ def cell_html(cell: charts.Cell) -> str:
 
 
 def load_summaries(root: Path, deployment: str) -> list[Summary]:
-    """Every summary of a deployment, oldest first, validated; on many files, in parallel."""
-    paths = list(iter_summary_files(root, deployment))
-    workers = min(os.cpu_count() or 1, 8)
-    if len(paths) < PARALLEL_FROM or workers < 2:
-        return [load(path, deployment) for path in paths]
-    with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
-        return list(pool.map(load, paths, repeat(deployment), chunksize=64))
+    """Every summary of a deployment, oldest first; a bad file raises SummaryError naming it."""
+    return load_all(root, deployment)
 
 
 def git_revision(path: Path) -> str:

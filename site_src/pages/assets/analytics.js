@@ -59,6 +59,7 @@
       ds.borderWidth = 1.5;
       ds.pointRadius = 0;
       ds.pointHoverRadius = 3;
+      if (kind === "demography" && ds.label === "count") ds.yAxisID = "perAge";
     });
     return data;
   }
@@ -81,7 +82,13 @@
       options.interaction.axis = "x";
       options.scales = {
         x: { type: "linear", title: { display: true, text: "system age (days)" } },
-        y: { beginAtZero: true, title: { display: true, text: "systems" } },
+        y: { beginAtZero: true, title: { display: true, text: "systems at least that old" } },
+        perAge: {
+          beginAtZero: true,
+          position: "right",
+          grid: { drawOnChartArea: false },
+          title: { display: true, text: "systems of that age" },
+        },
       };
       return options;
     }

@@ -1,0 +1,273 @@
+"""Benchmark: build the site from 10 years of daily summaries and draw its overview.
+
+    python -m bench.site [--days 3650] [--seed 4] [--keep DIR]
+    python -m bench.site --screenshot docs/overview.png --days 90 --systems 300
+
+Writes a deterministic, realistic history of summary files into a temporary folder (15
+components whose X.Y versions come out every one to four months, each with several X.Y.Z
+releases, adopted with a lag and fading out over about two years), times ``build_site``,
+measures the largest chart data file, and the time from navigation start until every chart
+of the overview is drawn in headless Chromium from a local server. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import math
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from bench.machine import machine
+from builder.metrics import RBAC_MEASURES
+from builder.site import build_site
+from builder.summary import Summary, summary_path
+
+END = date(2026, 11, 27)
+FADED_DAYS = 1200  # releases older than this run nowhere any more
+BUDGET = {"build_s": 30.0, "largest_data_file_bytes": 300_000, "overview_drawn_ms": 2000.0}
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    share: float  # of persistent systems that run it
+    major: int
+    minor: int  # X.Y at the start of the history
+    every: int  # days between X.Y releases
+    patches: int  # X.Y.Z releases per X.Y
+    phase: int  # days into the release cycle at the start
+
+
+COMPONENTS = (
+    Component("core", 1.0, 3, 10, 60, 6, 10),
+    Component("file", 0.8, 1, 4, 60, 5, 25),
+    Component("rpm", 0.5, 3, 9, 75, 7, 40),
+    Component("container", 0.4, 2, 5, 70, 5, 5),
+    Component("ansible", 0.25, 0, 10, 90, 4, 60),
+    Component("certguard", 0.2, 1, 3, 120, 3, 30),
+    Component("deb", 0.15, 2, 14, 110, 4, 90),
+    Component("python", 0.2, 3, 4, 100, 5, 15),
+    Component("galaxy", 0.1, 4, 2, 60, 6, 20),
+    Component("gem", 0.05, 0, 1, 150, 3, 70),
+    Component("maven", 0.03, 0, 2, 150, 2, 110),
+    Component("ostree", 0.05, 2, 0, 130, 3, 45),
+    Component("cookbook", 0.02, 0, 3, 200, 2, 80),
+    Component("npm", 0.04, 0, 1, 140, 3, 10),
+    Component("hugging_face", 0.03, 0, 1, 120, 3, 50),
+)
+POSTGRESQL = (90600, 100007, 110012, 120015, 130004, 140005, 150002, 160001, 170002)
+
+
+@cache
+def releases(c: Component, days: int) -> list[tuple[int, str, str]]:
+    """(release day, X.Y, X.Y.Z) of every release of ``c`` from 4 years before the history."""
+    first = -c.phase - 4 * 365  # older releases still run when the history starts
+    at_start = (0 - first) // c.every  # the release that is X.Y = major.minor on day 0
+    out = []
+    for n in range(0, (days - first) // c.every + 1):
+        major, minor = divmod(c.major * 20 + c.minor + n - at_start, 20)
+        if major >= 0:
+            out.extend(
+                (first + n * c.every + z * 15, f"{major}.{minor}", f"{major}.{minor}.{z}")
+                for z in range(c.patches)
+            )
+    return sorted(out)
+
+
+def adoption(age: int, newer_patches: int) -> float:
+    """How many systems run a release ``age`` days old (ramp up, fade over about two years)."""
+    return (1 - math.exp(-(age + 1) / 40)) * math.exp(-age / 200) * 0.45**newer_patches
+
+
+def allocate(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """``total`` split by ``weights`` (largest remainders); zero counts left out."""
+    whole = sum(weights.values())
+    if total <= 0 or whole <= 0:
+        return {}
+    exact = {k: total * w / whole for k, w in weights.items()}
+    counts = {k: int(v) for k, v in exact.items()}
+    left = total - sum(counts.values())
+    for k in sorted(exact, key=lambda k: counts[k] - exact[k])[:left]:
+        counts[k] += 1
+    return {k: n for k, n in counts.items() if n > 0}
+
+
+def versions(
+    c: Component, day: int, days: int, persistent: int, rng: random.Random
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The X.Y and X.Y.Z counts of one component on one day of the history."""
+    every = releases(c, days)
+    out = every[
+        bisect.bisect_left(every, (day - FADED_DAYS, "", "")) : bisect.bisect_right(
+            every, (day, "~", "~")
+        )
+    ]
+    patches = Counter(xy for _, xy, _ in out)
+    seen: Counter[str] = Counter()
+    weights: dict[str, float] = {}
+    for at, xy, xyz in out:
+        seen[xy] += 1
+        w = adoption(day - at, patches[xy] - seen[xy]) * rng.uniform(0.9, 1.1)
+        if w > 1e-3:
+            weights[xyz] = w
+    total = round(persistent * c.share * rng.uniform(0.95, 1.05))
+    xyz_counts = allocate(total, weights)
+    xy_counts: Counter[str] = Counter()
+    for xyz, n in xyz_counts.items():
+        xy_counts[xyz.rsplit(".", 1)[0]] += n
+    return dict(xy_counts), xyz_counts
+
+
+def day_summary(index: int, days: int, systems_end: int, rng: random.Random) -> Summary:
+    day = END - timedelta(days=days - 1 - index)
+    growth = 0.15 + 0.85 * index / max(days - 1, 1)
+    weekend = 0.9 if day.weekday() >= 5 else 1.0
+    systems = max(1, round(systems_end * growth * weekend * rng.uniform(0.97, 1.03)))
+    ages = Counter(
+        0 if rng.random() < 0.15 else min(index, int(rng.expovariate(1 / (60 + index / 3))))
+        for _ in range(systems)
+    )
+    persistent = systems - ages.get(0, 0)
+    xy, xyz = {}, {}
+    for c in COMPONENTS:
+        counts = versions(c, index, days, persistent, rng)
+        if counts[0]:
+            xy[c.name], xyz[c.name] = counts
+    pg = {
+        str(v): rng.uniform(0.8, 1.2) * adoption(max(0, index - (i - 5) * 365), 0)
+        for i, v in enumerate(POSTGRESQL)
+        if (i - 5) * 365 <= index
+    }
+    rbac_share = 0.0 if index < days - 3 * 365 else 0.6
+    rbac = {
+        measure: {
+            str(n): k
+            for n, k in allocate(
+                round(persistent * rbac_share),
+                {str(n): math.exp(-n / scale) for n in range(0, 64)},
+            ).items()
+        }
+        for measure, scale in zip(RBAC_MEASURES, (8, 3, 0.5, 0.3, 1.2), strict=True)
+    }
+    workers = {"processes__avg": round(2 + index / days + rng.uniform(0, 0.3), 4)}
+    workers["hosts__avg"] = round(1.2 + rng.uniform(0, 0.2), 4)
+    apps = {"processes__avg": round(2.5 + rng.uniform(0, 0.4), 4), "hosts__avg": 1.1}
+    return Summary(
+        date=day,
+        deployment="prod",
+        systems=systems,
+        persistent_systems=persistent,
+        age_count=dict(ages),
+        metrics={
+            "xy_component": xy,
+            "xyz_component": xyz,
+            "postgresql_version": {k: int(v) for k, v in allocate(persistent, pg).items()},
+            "online_workers": workers,
+            "online_content_apps": apps,
+            "rbac_stats": rbac,
+        },
+    )
+
+
+def write_history(root: Path, days: int, systems: int, seed: int) -> int:
+    """Write ``days`` daily summaries ending on END; returns how many files were written."""
+    rng = random.Random(seed)
+    for index in range(days):
+        summary = day_summary(index, days, systems, rng)
+        path = summary_path(root, "prod", summary.date)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(summary.to_json(), encoding="utf-8")
+    return days
+
+
+def overview_times(site: Path, runs: int = 3) -> tuple[float, list[float]]:
+    """Milliseconds to a fully drawn overview: a first load, then ``runs`` fresh pages."""
+    from tests.browser import chromium, serve, wait_drawn
+
+    times = []
+    with serve(site) as base, chromium() as browser:
+        for _ in range(runs + 1):
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.goto(base, wait_until="commit")
+            times.append(wait_drawn(page, timeout_ms=60_000))
+            context.close()
+    return times[0], times[1:]
+
+
+def screenshot(site: Path, target: Path) -> None:
+    from tests.browser import chromium, serve, wait_drawn
+
+    with serve(site) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(base)
+        wait_drawn(page)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target), clip={"x": 0, "y": 0, "width": 1280, "height": 1700})
+
+
+def largest_data_file(site: Path) -> tuple[str, int]:
+    files = [(p.stat().st_size, p) for p in (site / "data").rglob("*.json")]
+    size, path = max(files)
+    return str(path.relative_to(site)), size
+
+
+def run(days: int, systems: int, seed: int, keep: Path | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+        work = keep or Path(tmp)
+        summaries, out = work / "summaries", work / "site"
+        started = time.perf_counter()
+        files = write_history(summaries, days, systems, seed)
+        generated = time.perf_counter() - started
+        started = time.perf_counter()
+        build_site(summaries, "prod", out, revision="bench")
+        built = time.perf_counter() - started
+        path, size = largest_data_file(out)
+        first, rest = overview_times(out)
+        figures = {
+            "summary_files": files,
+            "components": len(COMPONENTS),
+            "generate_s": round(generated, 2),
+            "build_s": round(built, 2),
+            "largest_data_file": path,
+            "largest_data_file_bytes": size,
+            "overview_html_bytes": (out / "index.html").stat().st_size,
+            "overview_drawn_ms_first": round(first),
+            "overview_drawn_ms": round(statistics.median(rest)),
+        }
+    figures["within_budget"] = all(figures[k] <= v for k, v in BUDGET.items())
+    return {"benchmark": "site", "machine": machine(), "budget": BUDGET, **figures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=3650)
+    parser.add_argument("--systems", type=int, default=1500, help="systems on the newest day")
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--screenshot", type=Path, help="only build and save the overview here")
+    args = parser.parse_args(argv)
+    if args.screenshot:
+        with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+            write_history(Path(tmp) / "summaries", args.days, args.systems, args.seed)
+            build_site(Path(tmp) / "summaries", "prod", Path(tmp) / "site", revision="demo")
+            screenshot(Path(tmp) / "site", args.screenshot)
+        return 0
+    result = run(args.days, args.systems, args.seed, args.keep)
+    print(json.dumps(result, indent=2))
+    return 0 if result["within_budget"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
