@@ -1,0 +1,305 @@
+"""Real MkDocs builds of hand-made summaries: data files, tables, escaping, deployments, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder import charts
+from builder.metrics import METRICS, Chart, CountBy, Metric, metric
+from builder.mkdocs_plugin import VENDOR
+from builder.site import ROOT, Settings, SiteError, build_site, plan_site
+from builder.summary import Summary, SummaryError, load_all, summary_path
+
+NEWEST = date(2026, 11, 27)
+XSS_NAME = "<img src=x onerror=window.__xss=1>"
+XSS_VERSION = "</script><img src=x onerror=window.__xss=2>"
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
+    """Day ``n`` of a made-up history: core 3.20 fading as 3.21 comes (day 40), rpm, file,
+    a component whose name is markup, a version that is markup, and one tiny component."""
+    when = NEWEST - timedelta(days=days - 1 - n)
+    new = max(0, n - 40)
+    core = {"3.20": 60 - min(new, 50), **({"3.21": new} if new else {})}
+    core_z = {f"{v}.0": c for v, c in core.items()}
+    if n % 2:
+        core_z = {**core_z, XSS_VERSION: 1}
+    rpm = {"3.19": 20 + n % 5}
+    xy = {"core": core, "rpm": rpm, "file": {"1.1": 15}, XSS_NAME: {"9.9": 12}, "tiny": {"0.1": 3}}
+    xyz = {
+        "core": core_z,
+        "rpm": {"3.19.4": rpm["3.19"]},
+        "file": {"1.1.0": 15},
+        XSS_NAME: {XSS_VERSION: 12},
+        "tiny": {"0.1.0": 3},
+    }
+    persistent = sum(core.values())
+    return Summary(
+        date=when,
+        deployment=deployment,
+        systems=persistent + 10,
+        persistent_systems=persistent,
+        age_count={0: 10, n: persistent // 2, n // 2: persistent - persistent // 2},
+        metrics={
+            "xy_component": xy,
+            "xyz_component": xyz,
+            "postgresql_version": {"0": 2, "130004": persistent - 2},
+            "online_workers": {"processes__avg": 2.0 + n % 3, "hosts__avg": 1.0},
+            "online_content_apps": {"processes__avg": 2.5, "hosts__avg": None},
+            "rbac_stats": {
+                "users": {"1": persistent // 2, "5": persistent - persistent // 2},
+                "groups": {"0": persistent},
+                "domains": {},
+                "custom_access_policies": {},
+                "custom_roles": {"2": 3},
+            },
+        },
+    )
+
+
+def write_sample(root: Path, days: int = 120, deployment: str = "prod") -> Path:
+    """``days`` summary files ending on NEWEST, written the canonical way; returns ``root``."""
+    for n in range(days):
+        summary = sample_day(n, days, deployment)
+        path = summary_path(root, deployment, summary.date)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(summary.to_json(), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One prod build of the sample: (summaries, site)."""
+    base = tmp_path_factory.mktemp("site")
+    summaries = write_sample(base / "summaries")
+    build_site(summaries, "prod", base / "site", revision=REVISION)
+    return summaries, base / "site"
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def html_files(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def test_data_files_hold_the_transforms_output(built: tuple[Path, Path]) -> None:
+    summaries_dir, site = built
+    summaries = load_all(summaries_dir, "prod")
+    core = charts.count_series(summaries, metric("xy_component"), "core")
+    assert read_json(site / "data/plugin_stats/core.json") == charts.versions_over_time(core)
+    pg = charts.count_series(summaries, metric("postgresql_version"))
+    assert (
+        read_json(site / "data/postgresql_versions.json")
+        == {
+            "labels": ["Unknown", "13.4"],
+            "datasets": [{"data": [2, 87]}],
+        }
+        == charts.newest_pie(pg, labels="postgresql")
+    )
+    workers = read_json(site / "data/deployment_stats/worker.json")
+    assert [d["label"] for d in workers["datasets"]] == ["Mean Processes", "Mean Hosts"]
+    assert len(workers["labels"]) == 120
+    users = read_json(site / "data/rbac_stats/users.json")
+    assert [d["label"] for d in users["datasets"]] == ["1", "5-8"]
+    by_age = read_json(site / "data/systems_by_age.json")
+    assert by_age["datasets"][-1]["label"] == "0-1"
+    assert read_json(site / "data/demography.json")["datasets"][1]["label"] == "accumulated"
+    assert read_json(site / "data/systems.json")["datasets"][0]["data"][-1] == 99
+
+
+def test_every_chart_file_listed_in_spec_exists_with_its_csv(built: tuple[Path, Path]) -> None:
+    _, site = built
+    expected = {
+        "demography",
+        "systems",
+        "systems_by_age",
+        "postgresql_versions",
+        "deployment_stats/worker",
+        "deployment_stats/content_app",
+        *(
+            f"rbac_stats/{m}"
+            for m in ("users", "groups", "domains", "custom_access_policies", "custom_roles")
+        ),
+        *(f"plugin_stats/{c}{z}" for c in ("core", "rpm", "file") for z in ("", ".z_stream")),
+    }
+    found = {
+        str(p.relative_to(site / "data").with_suffix("")) for p in (site / "data").rglob("*.json")
+    }
+    assert expected <= found
+    assert not any("tiny" in name for name in found)  # below the minimum count
+    for name in found:
+        assert (site / "data" / f"{name}.csv").is_file()
+    csv = (site / "data/plugin_stats/core.csv").read_text(encoding="utf-8").splitlines()
+    assert csv[0] == "date,3.21,3.20"
+    assert csv[1] == f"{NEWEST - timedelta(days=119)},0,60"
+    assert len(csv) == 121
+
+
+def test_every_chart_has_a_table_and_links(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "components/core/index.html").read_text(encoding="utf-8")
+    sections = re.findall(r'<section class="pa-chart".*?</section>', page, re.S)
+    assert len(sections) == 1  # X.Y with its X.Y.Z switch
+    section = sections[0]
+    assert section.count("<details>") == 2 and section.count("<table>") == 2
+    assert 'href="../../data/plugin_stats/core.json"' in section
+    assert 'href="../../data/plugin_stats/core.z_stream.csv" download' in section
+    assert '<th scope="row">2026-11-27</th><td>79</td><td>10</td>' in section
+    for path in html_files(site):
+        text = path.read_text(encoding="utf-8")
+        figures = text.count('<section class="pa-chart"')
+        assert text.count('<div class="pa-view"') >= figures
+        assert text.count("<table>") == text.count('<div class="pa-view"')
+
+
+def test_overview_headline(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "index.html").read_text(encoding="utf-8")
+    values = re.findall(r'<span class="pa-stat__value">([^<]*)</span>', page)
+    assert values == ["99", "89", "+29 (+41.4%)"]
+    assert "systems reported on 2026-11-27" in page
+    ids = re.findall(r'<section class="pa-chart" id="([^"]+)"', page)
+    assert ids == [
+        "chart-systems",
+        "chart-plugin-stats-core",
+        "chart-systems-by-age",
+        "chart-demography",
+        "chart-postgresql-versions",
+    ]
+
+
+def test_strings_from_summaries_are_escaped(built: tuple[Path, Path]) -> None:
+    _, site = built
+    for path in html_files(site):
+        text = path.read_text(encoding="utf-8")
+        assert "<img src=x" not in text, path
+        assert "</script><img" not in text, path
+    hostile = [
+        p for p in html_files(site) if "&lt;img src=x onerror=window.__xss=1&gt;" in p.read_text()
+    ]
+    assert {p.parent.name for p in hostile} >= {"components"}
+    slugged = list((site / "data/plugin_stats").glob("x-*.json"))
+    assert len(slugged) == 2  # the X.Y and X.Y.Z files of the component named with markup
+    assert XSS_VERSION in json.dumps(read_json(slugged[0]) | read_json(slugged[1]))
+    titles = re.findall(r"<title>(.*?)</title>", "".join(p.read_text() for p in html_files(site)))
+    assert not any("<" in t for t in titles)
+
+
+def test_revision_and_prod_links(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "index.html").read_text(encoding="utf-8")
+    assert f'<meta name="revision" content="{REVISION}">' in page
+    assert "pa-dev-banner" not in page
+    assert '<script src="/assets/analytics.js">' in (site / "404.html").read_text()
+
+
+def test_nothing_is_loaded_from_another_host(built: tuple[Path, Path]) -> None:
+    _, site = built
+    for path in html_files(site):
+        text = path.read_text(encoding="utf-8")
+        for url in re.findall(r'<(?:script|img|iframe)[^>]*\bsrc="([^"]*)"', text):
+            assert "//" not in url, (path, url)
+        for url in re.findall(r'<link[^>]*\bhref="([^"]*)"', text):
+            rel = re.search(r'<link[^>]*rel="([^"]*)"[^>]*href="' + re.escape(url), text)
+            if rel and rel.group(1) in ("canonical", "prev", "next"):
+                continue
+            if path.name != "404.html":
+                assert "//" not in url, (path, url)
+        assert "fonts.googleapis" not in text
+    for source, target in VENDOR:
+        assert (site / target).read_bytes() == (ROOT / "node_modules" / source).read_bytes()
+
+
+def test_dev_build_has_a_banner_and_its_base_path(tmp_path: Path) -> None:
+    summaries = write_sample(tmp_path / "summaries", days=3, deployment="dev")
+    subprocess.run(["git", "init", "-q", str(summaries)], check=True)
+    subprocess.run(
+        ["git", "-C", str(summaries), "-c", "user.name=t", "-c", "user.email=t@example.org",
+         "commit", "-q", "--allow-empty", "-m", "summaries"],
+        check=True,
+    )  # fmt: skip
+    head = subprocess.run(
+        ["git", "-C", str(summaries), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    build_site(summaries, "dev", tmp_path / "site")
+    page = (tmp_path / "site/index.html").read_text(encoding="utf-8")
+    assert 'class="pa-dev-banner"' in page and "Development deployment." in page
+    assert f'<meta name="revision" content="{head}">' in page
+    assert "<title>Pulp analytics (dev)</title>" in page
+    assert '<script src="/dev/assets/analytics.js">' in (tmp_path / "site/404.html").read_text()
+    assert "https://analytics.pulpproject.org/dev/" in (tmp_path / "site/sitemap.xml").read_text()
+    for path in html_files(tmp_path / "site"):
+        if path.name != "404.html":
+            assert not re.search(r'(?:href|src)="/(?!/)', path.read_text()), path
+
+
+def test_revision_outside_git_is_unknown_and_empty_history_builds(tmp_path: Path) -> None:
+    (tmp_path / "summaries").mkdir()
+    build_site(tmp_path / "summaries", "prod", tmp_path / "site")
+    page = (tmp_path / "site/index.html").read_text(encoding="utf-8")
+    assert '<meta name="revision" content="unknown">' in page
+    assert "No summaries yet." in page
+    assert read_json(tmp_path / "site/data/systems.json")["labels"] == []
+
+
+def test_a_broken_summary_stops_the_build_naming_the_file(tmp_path: Path) -> None:
+    summaries = write_sample(tmp_path / "summaries", days=3)
+    bad = summary_path(summaries, "prod", NEWEST - timedelta(days=1))
+    bad.write_text('{"schema_version": 1,', encoding="utf-8")
+    with pytest.raises(SummaryError, match=re.escape(str(bad))):
+        build_site(summaries, "prod", tmp_path / "site")
+    data = json.loads(summary_path(summaries, "prod", NEWEST).read_text())
+    data["systems"] = -1
+    bad.write_text(sample_day(1, 3).to_json(), encoding="utf-8")
+    invalid = summary_path(summaries, "prod", NEWEST)
+    invalid.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(SummaryError, match=re.escape(str(invalid)) + ".*systems"):
+        build_site(summaries, "prod", tmp_path / "site")
+    assert not (tmp_path / "site").exists()
+
+
+def test_refuses_to_empty_the_sources_or_build_an_unknown_deployment(tmp_path: Path) -> None:
+    (tmp_path / "summaries").mkdir()
+    with pytest.raises(SiteError, match="output folder"):
+        build_site(tmp_path / "summaries", "prod", ROOT)
+    with pytest.raises(SiteError, match="output folder"):
+        build_site(tmp_path / "summaries", "prod", tmp_path)
+    with pytest.raises(SiteError, match="deployment"):
+        build_site(tmp_path / "summaries", "staging", tmp_path / "site")
+    with pytest.raises(SiteError, match="no such directory"):
+        build_site(tmp_path / "missing", "prod", tmp_path / "site")
+
+
+def test_a_new_metric_with_a_known_chart_kind_needs_no_site_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    new = Metric(
+        key="python_version",
+        title="Python versions",
+        aggregate=CountBy("python_version"),
+        charts=(Chart(kind="newest_pie", data="python_versions.json", title="Python versions"),),
+    )
+    monkeypatch.setattr("builder.site.METRICS", (*METRICS, new))
+    summary = sample_day(0, 1)
+    summary.metrics["python_version"] = {"3.11": 4, "3.12": 9}
+    plan = plan_site([summary], Settings())
+    page = plan.page("python-versions.md")
+    assert page is not None and page.title == "Python versions"
+    assert plan.views()["python_versions.json"].data == {
+        "labels": ["3.11", "3.12"],
+        "datasets": [{"data": [4, 9]}],
+    }
+    assert {"Python versions": "python-versions.md"} in plan.nav()
