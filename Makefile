@@ -9,7 +9,19 @@ INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint unit check-summaries bench demo rehearse proto schema site clean
+# The nightly job and the Pages build (see .github/workflows/); the rehearsal sets them too.
+DEPLOYMENT ?= prod
+BRANCH ?= main
+RECEIVER_URL ?=
+SUMMARIES ?= summaries
+REPO ?= .
+PROD_SUMMARIES ?= summaries
+DEV_SUMMARIES ?= dev-checkout/summaries
+PAGES_OUT ?= public
+TODAY ?=
+
+.PHONY: help install install-python system-packages test lint unit check-summaries bench demo rehearse nightly \
+	pages proto schema site clean
 
 help:
 	@echo "make demo    - start a receiver, simulate a fleet, summarize, build and serve the site"
@@ -28,6 +40,15 @@ $(NODE_INSTALLED): package.json package-lock.json
 	touch $@
 
 install: $(INSTALLED) $(NODE_INSTALLED)
+
+install-python: $(INSTALLED)
+
+# Debian packages the tests and benchmarks use (run as root): Chromium for the browser tests,
+# wrk for the receiver benchmark, git and sqlite3 for the rehearsal and for operators.
+SYSTEM_PACKAGES := chromium git make sqlite3 wrk
+system-packages:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)
 
 lint: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/ruff check receiver builder tests
@@ -51,6 +72,19 @@ demo: install
 
 rehearse: install
 	$(PY) -m builder.rehearse
+
+# One leg of the nightly job: summarize the deployment's receiver and push the commit, if any.
+# ANALYTICS_EXPORT_TOKEN comes from the environment (a repository secret in the workflow).
+nightly: $(INSTALLED)
+	test -n "$(RECEIVER_URL)" || { echo "set RECEIVER_URL" >&2; exit 2; }
+	$(BIN)/pulp-analytics summarize --source "$(RECEIVER_URL)" --deployment $(DEPLOYMENT) \
+		--summaries $(SUMMARIES) --commit $(if $(TODAY),--today $(TODAY))
+	$(BIN)/pulp-analytics push --branch $(BRANCH) --repo $(REPO)
+
+# Both sites in one folder for GitHub Pages: prod at the top, dev under dev/.
+pages: install
+	$(BIN)/pulp-analytics build --summaries $(PROD_SUMMARIES) --deployment prod --out $(PAGES_OUT)
+	$(BIN)/pulp-analytics build --summaries $(DEV_SUMMARIES) --deployment dev --out $(PAGES_OUT)/dev
 
 schema: $(INSTALLED)
 	$(PY) -m builder.summary > proto/summary.schema.json

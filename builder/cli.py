@@ -194,6 +194,24 @@ def resolve_deployment(given: str | None, reported: str | None) -> str:
 
 
 @main.command()
+@click.option("--branch", required=True, help="The branch to push (main for prod, dev for dev).")
+@click.option("--remote", default="origin", show_default=True)
+@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="A folder inside the repository.")
+def push(branch: str, remote: str, repo: Path) -> None:
+    """Push new summary commits, rebasing and retrying when the remote moved meanwhile.
+
+    Does nothing when the branch has no commits the remote lacks; never force-pushes.
+    """
+    from builder.gitcommit import CommitError, push_branch
+
+    try:
+        click.echo(push_branch(repo, branch, remote))
+    except CommitError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
 @click.option("--summaries", type=click.Path(file_okay=False, path_type=Path),
               default=Path("summaries"), show_default=True, help="Root of the summary files.")
 @click.option("--deployment", type=click.Choice(DEPLOYMENTS), default="prod", show_default=True)
@@ -233,6 +251,60 @@ def check_summaries(root: Path) -> None:
     if problems:
         raise click.ClickException(f"{len(problems)} of {len(files)} summary files are invalid")
     click.echo(f"{len(files)} summary files valid")
+
+
+@main.command()
+@click.option("--url", required=True, help="The receiver to post to, e.g. http://127.0.0.1:8080/.")
+@click.option("--systems", type=click.IntRange(1, 1_000_000), default=300, show_default=True,
+              help="Long-lived systems in the fleet (throw-away CI systems come on top).")
+@click.option("--days", type=click.IntRange(1, 3650), default=1, show_default=True,
+              help="Days of reports ending today; history needs a dev receiver started with "
+                   "ANALYTICS_CLOCK=request-date.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same fleet.")
+@click.option("--today", type=DATE, help="The last simulated day (default: today, UTC).")
+def simulate(url: str, systems: int, days: int, seed: int, today: date | None) -> None:
+    """Post a realistic fleet's daily reports to a receiver over HTTP.
+
+    Plugins with versions released and adopted in waves, throw-away CI systems that report
+    once, development builds, systems that stop reporting, old and current message layouts.
+    """
+    from builder.simulate import SimulateError, summary_line
+    from builder.simulate import simulate as run_simulation
+
+    try:
+        with click.progressbar(length=days, label="simulating", file=sys.stderr) as bar:
+            totals = run_simulation(url, systems, days, seed, today or utc_today(),
+                                    on_day=lambda d, a: bar.update(1))
+    except SimulateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"posted {days} days of reports: {summary_line(totals.items())}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--systems", type=click.IntRange(1, 100_000), default=300, show_default=True)
+@click.option("--days", type=click.IntRange(2, 3650), default=91, show_default=True,
+              help="Days of history, today included (today stays unsummarized).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the database, summaries and site go (default: a new temp folder).")
+def demo(host: str, port: int, systems: int, days: int, seed: int, workdir: Path | None) -> None:
+    """Start a receiver, simulate a fleet, summarize, build and serve the site.
+
+    Everything runs on this machine; the site and the receiver share one address, and
+    Ctrl-C stops both.
+    """
+    from builder.demo import DemoError, run_demo
+    from builder.simulate import SimulateError
+    from builder.site import SiteError
+    from builder.sources import SourceError
+    from builder.summarize import SummarizeError
+
+    try:
+        run_demo(host, port, systems, days, seed, workdir)
+    except (DemoError, SimulateError, SourceError, SummarizeError, SiteError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def run(args: list[str] | None = None) -> None:

@@ -57,3 +57,44 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
         "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
         "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
     }
+
+
+def push_branch(path: Path, branch: str, remote: str = "origin", attempts: int = 3) -> str:
+    """Push ``branch`` if it has commits the remote lacks; after a rejection, rebase and retry.
+
+    Returns what happened, in words. A rebase conflict (someone else committed the same day's
+    file) aborts the rebase and raises CommitError: nothing is forced.
+    """
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+        upstream = repo.remotes[remote]
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise CommitError(f"{path} is not inside a git repository") from None
+    except IndexError:
+        raise CommitError(f"the repository has no remote named {remote!r}") from None
+    tracking = f"{remote}/{branch}"
+    try:
+        upstream.fetch(branch)
+        if not list(repo.iter_commits(f"{tracking}..{branch}")):
+            return f"nothing to push: {branch} has no commits that {tracking} lacks"
+        for attempt in range(1, attempts + 1):
+            try:
+                repo.git.push(remote, f"{branch}:{branch}")
+                return f"pushed {branch} to {remote}" + (f" after {attempt - 1} rebase(s)"
+                                                         if attempt > 1 else "")
+            except git.GitCommandError:
+                upstream.fetch(branch)
+                _rebase(repo, tracking)
+    except git.GitCommandError as exc:
+        raise CommitError(f"git failed: {(exc.stderr or str(exc)).strip()}") from None
+    raise CommitError(f"{remote} rejected {branch} {attempts} times; giving up")
+
+
+def _rebase(repo: git.Repo, onto: str) -> None:
+    try:
+        with repo.git.custom_environment(**_identity_env(repo)):
+            repo.git.rebase(onto)
+    except git.GitCommandError:
+        repo.git.rebase("--abort")
+        raise CommitError(f"rebasing onto {onto} conflicts; someone else changed the same "
+                          "summary files. Nothing was pushed.") from None
