@@ -131,11 +131,13 @@ def versions(
 
 def day_summary(index: int, days: int, systems_end: int, rng: random.Random) -> Summary:
     day = END - timedelta(days=days - 1 - index)
-    growth = 0.15 + 0.85 * index / max(days - 1, 1)
+    growth = 0.15 + 0.85 * max(0.0, 1 - (days - 1 - index) / 3650)  # 10 years from 15 %
     weekend = 0.9 if day.weekday() >= 5 else 1.0
     systems = max(1, round(systems_end * growth * weekend * rng.uniform(0.97, 1.03)))
+    fleet_age = index + max(0, 3650 - days)  # a short history is the end of a 10-year one
+    mean_age = 60 + fleet_age / 3
     ages = Counter(
-        0 if rng.random() < 0.15 else min(index, int(rng.expovariate(1 / (60 + index / 3))))
+        0 if rng.random() < 0.15 else min(fleet_age, int(rng.expovariate(1 / mean_age)))
         for _ in range(systems)
     )
     persistent = systems - ages.get(0, 0)
@@ -149,7 +151,7 @@ def day_summary(index: int, days: int, systems_end: int, rng: random.Random) -> 
         for i, v in enumerate(POSTGRESQL)
         if (i - 5) * 365 <= index
     }
-    rbac_share = 0.0 if index < days - 3 * 365 else 0.6
+    rbac_share = 0.0 if index < days - 3 * 365 else 0.6  # sent for the last three years
     rbac = {
         measure: {
             str(n): k
@@ -214,7 +216,8 @@ def screenshot(site: Path, target: Path) -> None:
         page.goto(base)
         wait_drawn(page)
         target.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(target), clip={"x": 0, "y": 0, "width": 1280, "height": 1700})
+        clip = {"x": 0, "y": 0, "width": 1280, "height": 1500}
+        page.screenshot(path=str(target), full_page=True, clip=clip)
 
 
 def largest_data_file(site: Path) -> tuple[str, int]:

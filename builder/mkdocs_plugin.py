@@ -105,7 +105,7 @@ class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-c
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         for page in self.plan.pages:
             if files.get_file_from_path(page.src) is None:
-                text = f"# {html.escape(page.title)}\n\n{PLACEHOLDER}\n"
+                text = f"---\nhide: [toc]\n---\n\n# {html.escape(page.title)}\n\n{PLACEHOLDER}\n"
                 files.append(File.generated(config, page.src, content=text))
         for path, view in self.plan.views().items():
             text = json.dumps(view.data, ensure_ascii=False, separators=(",", ":"))

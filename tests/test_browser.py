@@ -182,3 +182,16 @@ def test_markup_in_names_and_versions_stays_text(watched: Watched) -> None:
     )
     assert labels == [XSS_VERSION]
     assert page.locator("img[src=x]").count() == 0
+
+
+def test_without_javascript_the_tables_carry_the_data(site: tuple[str, Any]) -> None:
+    base, browser = site
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base + "deployments/")
+    assert page.is_visible(".pa-nojs")
+    assert not page.is_visible(".pa-controls") and not page.is_visible("canvas")
+    page.click("#chart-postgresql-versions summary")
+    rows = page.locator("#chart-postgresql-versions tbody tr").all_inner_texts()
+    assert [r.split() for r in rows] == [["Unknown", "2"], ["13.4", "87"]]
+    context.close()
