@@ -21,7 +21,7 @@ PAGES_OUT ?= public
 TODAY ?=
 
 .PHONY: help install install-python system-packages test lint unit check-summaries bench demo rehearse nightly \
-	pages proto schema site clean
+	pages proto schema docs site clean
 
 help:
 	@echo "make demo    - start a receiver, simulate a fleet, summarize, build and serve the site"
@@ -85,6 +85,9 @@ nightly: $(INSTALLED)
 pages: install
 	$(BIN)/pulp-analytics build --summaries $(PROD_SUMMARIES) --deployment prod --out $(PAGES_OUT)
 	$(BIN)/pulp-analytics build --summaries $(DEV_SUMMARIES) --deployment dev --out $(PAGES_OUT)/dev
+
+docs: $(INSTALLED)
+	$(PY) -m builder.clidoc > docs/cli.md
 
 schema: $(INSTALLED)
 	$(PY) -m builder.summary > proto/summary.schema.json

@@ -21,12 +21,16 @@ def main() -> None:
     child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
-    print(json.dumps({
-        "exit_code": os.waitstatus_to_exitcode(status),
-        "seconds": round(elapsed, 3),
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "exit_code": os.waitstatus_to_exitcode(status),
+                "seconds": round(elapsed, 3),
+                "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

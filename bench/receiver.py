@@ -68,7 +68,7 @@ def lua_script(samples: int = 64) -> str:
     releases = [body for _, body in Fleet(samples * 2, seed=3).day(0) if not decode(body).dev]
     for body in releases[:samples]:
         id_length = body[1]
-        tail = body[2 + id_length:]
+        tail = body[2 + id_length :]
         tails.append('"' + "".join(f"\\{b}" for b in tail) + '"')
     return LUA % {"tails": ", ".join(tails)}
 
@@ -93,6 +93,7 @@ def wait_healthy(url: str, timeout: float = 20) -> None:
 
 def parse_wrk(text: str) -> dict[str, float]:
     """Requests/s, latency percentiles (ms) and error counts from wrk's --latency report."""
+
     def ms(value: str) -> float:
         number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
         return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -103,8 +104,9 @@ def parse_wrk(text: str) -> dict[str, float]:
     out["requests"] = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     out["non_2xx"] = int(non2xx.group(1)) if non2xx else 0
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                              text)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
     out["socket_errors"] = sum(map(int, socket_errors.groups())) if socket_errors else 0
     return out
 
@@ -136,8 +138,16 @@ def http_run(seconds: int, connections: int, workers: int | None) -> dict[str, o
     db = tmp / "receiver.sqlite3"
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    command = [str(Path(sys.executable).parent / "pulp-analytics"), "serve", "--port", str(port),
-               "--db", str(db), "--deployment", "prod"]
+    command = [
+        str(Path(sys.executable).parent / "pulp-analytics"),
+        "serve",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--deployment",
+        "prod",
+    ]
     if workers:
         command += ["--workers", str(workers)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -146,8 +156,16 @@ def http_run(seconds: int, connections: int, workers: int | None) -> dict[str, o
         script = tmp / "post.lua"
         script.write_text(lua_script())
         server_cpu_before = tree_cpu(server.pid)
-        wrk_command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-                       "-s", str(script), url]
+        wrk_command = [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ]
         wrk = subprocess.Popen(wrk_command, stdout=subprocess.PIPE, text=True)
         assert wrk.stdout is not None
         output = wrk.stdout.read()
@@ -167,7 +185,7 @@ def http_run(seconds: int, connections: int, workers: int | None) -> dict[str, o
         "accepted_per_s": round(stored / seconds, 1),
         "server_cpu_s": round(server_cpu, 1),
         "load_generator_cpu_s": wrk_cpu,
-        "command": " ".join(wrk_command[:-3] + ["-s", "post.lua", url]),
+        "command": " ".join([*wrk_command[:-3], "-s", "post.lua", url]),
         "server": " ".join(["pulp-analytics", *command[1:]]),
     }
 

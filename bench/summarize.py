@@ -40,14 +40,19 @@ def build_db(path: Path, systems: int, seed: int = 7) -> None:
     day = store.to_day(DAY)
     conn.execute("BEGIN")
     batch_sys, batch_sub = [], []
-    for number, (system, body) in enumerate(
-        itertools.islice(fleet.day(0), systems), 1
-    ):
+    for number, (system, body) in enumerate(itertools.islice(fleet.day(0), systems), 1):
         sub = decode(body)
         first_seen = day + min(0, system.joined) if not system.once else day
         batch_sys.append((number, sub.system_id, first_seen))
-        batch_sub.append((day, number, "2026-11-27T12:00:00+00:00",
-                          json.dumps(sub.data, separators=(",", ":")), sub.raw))
+        batch_sub.append(
+            (
+                day,
+                number,
+                "2026-11-27T12:00:00+00:00",
+                json.dumps(sub.data, separators=(",", ":")),
+                sub.raw,
+            )
+        )
         if len(batch_sub) == 50_000:
             _flush(conn, batch_sys, batch_sub)
     _flush(conn, batch_sys, batch_sub)
@@ -76,13 +81,27 @@ def run(systems: int) -> dict[str, object]:
         build_db(db, systems)
         print(f"built in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
     out = Path(tempfile.mkdtemp(prefix="bench-summaries-"))
-    command = [str(Path(sys.executable).parent / "pulp-analytics"), "summarize", "--db", str(db),
-               "--summaries", str(out), "--deployment", "prod",
-               "--today", (DAY + timedelta(days=1)).isoformat()]
+    command = [
+        str(Path(sys.executable).parent / "pulp-analytics"),
+        "summarize",
+        "--db",
+        str(db),
+        "--summaries",
+        str(out),
+        "--deployment",
+        "prod",
+        "--today",
+        (DAY + timedelta(days=1)).isoformat(),
+    ]
     subprocess.run(["cat", str(db)], stdout=subprocess.DEVNULL, check=True)  # warm the cache
-    measured = json.loads(subprocess.run(
-        [sys.executable, "-m", "bench.peak", *command], check=True, capture_output=True, text=True
-    ).stdout)
+    measured = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bench.peak", *command],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     if measured["exit_code"]:
         raise SystemExit(f"summarize failed with exit status {measured['exit_code']}")
     summary = json.loads((out / "prod" / "2026" / f"{DAY}.json").read_text())

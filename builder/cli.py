@@ -19,7 +19,7 @@ from receiver.config import DEPLOYMENTS, ConfigError, load_settings
 INSTANCE = Path(__file__).resolve().parent.parent / "receiver" / "instance"
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType[date, Any]):
     name = "YYYY-MM-DD"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
@@ -56,13 +56,22 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file (default: ANALYTICS_DATABASE or the instance folder).")
-@click.option("--deployment", type=click.Choice(DEPLOYMENTS),
-              help="prod or dev (default: ANALYTICS_DEPLOYMENT or dev).")
-@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: 2 per core).")
-def serve(host: str, port: int, db: Path | None, deployment: str | None,
-          workers: int | None) -> None:
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file (default: ANALYTICS_DATABASE or the instance folder).",
+)
+@click.option(
+    "--deployment",
+    type=click.Choice(DEPLOYMENTS),
+    help="prod or dev (default: ANALYTICS_DEPLOYMENT or dev).",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: 2 per core)."
+)
+def serve(
+    host: str, port: int, db: Path | None, deployment: str | None, workers: int | None
+) -> None:
     """Run the receiver under gunicorn.
 
     Other settings come from ANALYTICS_* variables: EXPORT_TOKEN, RETENTION_DAYS,
@@ -84,17 +93,28 @@ def serve(host: str, port: int, db: Path | None, deployment: str | None,
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # sqlite3 errors: a file that is not a database, a locked disk
         raise click.ClickException(f"cannot open the database: {exc}") from None
-    click.echo(f"receiver ({app.config['DEPLOYMENT']}) on http://{host}:{port}/ "
-               f"with {app.config['DATABASE']}", err=True)
+    click.echo(
+        f"receiver ({app.config['DEPLOYMENT']}) on http://{host}:{port}/ "
+        f"with {app.config['DATABASE']}",
+        err=True,
+    )
     run(app, host, port, workers or default_workers())
 
 
 @main.command()
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite file (default: ANALYTICS_DATABASE or the instance folder).")
-@click.option("--keep-days", type=click.IntRange(min=1),
-              help="Days of raw submissions to keep (default: ANALYTICS_RETENTION_DAYS or 14).")
-@click.option("--today", type=DATE, help="Count the window back from this day (default: today, UTC).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file (default: ANALYTICS_DATABASE or the instance folder).",
+)
+@click.option(
+    "--keep-days",
+    type=click.IntRange(min=1),
+    help="Days of raw submissions to keep (default: ANALYTICS_RETENTION_DAYS or 14).",
+)
+@click.option(
+    "--today", type=DATE, help="Count the window back from this day (default: today, UTC)."
+)
 def prune(db: Path | None, keep_days: int | None, today: date | None) -> None:
     """Delete raw submissions older than the retention window.
 
@@ -121,23 +141,51 @@ def prune(db: Path | None, keep_days: int | None, today: date | None) -> None:
 
 
 @main.command()
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
-              help="Receiver SQLite file (default: ANALYTICS_DATABASE or the instance folder).")
-@click.option("--source", metavar="URL",
-              help="Read a receiver's export instead; the token comes from ANALYTICS_EXPORT_TOKEN.")
-@click.option("--summaries", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("summaries"), show_default=True, help="Root of the summary files.")
-@click.option("--deployment", type=click.Choice(DEPLOYMENTS),
-              help="Default: what the --source reports, else ANALYTICS_DEPLOYMENT, else dev.")
-@click.option("--today", type=DATE,
-              help="Summarize the days before this one (default: today, UTC).")
-@click.option("--since", type=DATE,
-              help="Start at this day instead of the day after the newest summary.")
-@click.option("--persistent-min-age-days", "min_age", type=click.IntRange(min=0),
-              help="Age from which a system counts as persistent (default: 1 prod, 0 dev).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Receiver SQLite file (default: ANALYTICS_DATABASE or the instance folder).",
+)
+@click.option(
+    "--source",
+    metavar="URL",
+    help="Read a receiver's export instead; the token comes from ANALYTICS_EXPORT_TOKEN.",
+)
+@click.option(
+    "--summaries",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("summaries"),
+    show_default=True,
+    help="Root of the summary files.",
+)
+@click.option(
+    "--deployment",
+    type=click.Choice(DEPLOYMENTS),
+    help="Default: what the --source reports, else ANALYTICS_DEPLOYMENT, else dev.",
+)
+@click.option(
+    "--today", type=DATE, help="Summarize the days before this one (default: today, UTC)."
+)
+@click.option(
+    "--since", type=DATE, help="Start at this day instead of the day after the newest summary."
+)
+@click.option(
+    "--persistent-min-age-days",
+    "min_age",
+    type=click.IntRange(min=0),
+    help="Age from which a system counts as persistent (default: 1 prod, 0 dev).",
+)
 @click.option("--commit", is_flag=True, help="Commit the new files to git in one commit.")
-def summarize(db: Path | None, source: str | None, summaries: Path, deployment: str | None,
-              today: date | None, since: date | None, min_age: int | None, commit: bool) -> None:
+def summarize(
+    db: Path | None,
+    source: str | None,
+    summaries: Path,
+    deployment: str | None,
+    today: date | None,
+    since: date | None,
+    min_age: int | None,
+    commit: bool,
+) -> None:
     """Write one summary file per complete UTC day that has none yet.
 
     Days run from the day after the newest summary (or the first raw day) to the day before
@@ -152,17 +200,26 @@ def summarize(db: Path | None, source: str | None, summaries: Path, deployment: 
     if db and source:
         raise click.UsageError("give --db or --source, not both")
     try:
-        reader = (HttpSource(source, os.environ.get("ANALYTICS_EXPORT_TOKEN")) if source
-                  else LocalSource(receiver_db(db)))
+        reader = (
+            HttpSource(source, os.environ.get("ANALYTICS_EXPORT_TOKEN"))
+            if source
+            else LocalSource(receiver_db(db))
+        )
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
     try:
         deployment = resolve_deployment(deployment, reader.availability().deployment)
         result = engine.summarize(
-            reader, summaries, deployment, today or utc_today(), min_age, since,
+            reader,
+            summaries,
+            deployment,
+            today or utc_today(),
+            min_age,
+            since,
             progress=lambda s: click.echo(
                 f"wrote {summary_path(summaries, deployment, s.date)}: {s.systems} systems,"
-                f" {s.persistent_systems} persistent"),
+                f" {s.persistent_systems} persistent"
+            ),
         )
         if result.skipped:
             click.echo(f"left {len(result.skipped)} existing summaries untouched")
@@ -196,8 +253,13 @@ def resolve_deployment(given: str | None, reported: str | None) -> str:
 @main.command()
 @click.option("--branch", required=True, help="The branch to push (main for prod, dev for dev).")
 @click.option("--remote", default="origin", show_default=True)
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="A folder inside the repository.")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="A folder inside the repository.",
+)
 def push(branch: str, remote: str, repo: Path) -> None:
     """Push new summary commits, rebasing and retrying when the remote moved meanwhile.
 
@@ -212,11 +274,21 @@ def push(branch: str, remote: str, repo: Path) -> None:
 
 
 @main.command()
-@click.option("--summaries", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("summaries"), show_default=True, help="Root of the summary files.")
+@click.option(
+    "--summaries",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("summaries"),
+    show_default=True,
+    help="Root of the summary files.",
+)
 @click.option("--deployment", type=click.Choice(DEPLOYMENTS), default="prod", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
-              show_default=True, help="Folder for the built site (replaced).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("site"),
+    show_default=True,
+    help="Folder for the built site (replaced).",
+)
 def build(summaries: Path, deployment: str, out: Path) -> None:
     """Build the static chart site of one deployment from its summary files."""
     from builder.site import SiteError, build_site
@@ -242,7 +314,9 @@ def check_summaries(root: Path) -> None:
         deployment = path.parent.parent.name
         try:
             if deployment not in KNOWN:
-                raise SummaryError(f"{path}: {deployment!r} is not a deployment ({', '.join(KNOWN)})")
+                raise SummaryError(
+                    f"{path}: {deployment!r} is not a deployment ({', '.join(KNOWN)})"
+                )
             check_file(path, deployment)
         except SummaryError as exc:
             problems.append(str(exc))
@@ -255,11 +329,21 @@ def check_summaries(root: Path) -> None:
 
 @main.command()
 @click.option("--url", required=True, help="The receiver to post to, e.g. http://127.0.0.1:8080/.")
-@click.option("--systems", type=click.IntRange(1, 1_000_000), default=300, show_default=True,
-              help="Long-lived systems in the fleet (throw-away CI systems come on top).")
-@click.option("--days", type=click.IntRange(1, 3650), default=1, show_default=True,
-              help="Days of reports ending today; history needs a dev receiver started with "
-                   "ANALYTICS_CLOCK=request-date.")
+@click.option(
+    "--systems",
+    type=click.IntRange(1, 1_000_000),
+    default=300,
+    show_default=True,
+    help="Long-lived systems in the fleet (throw-away CI systems come on top).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=1,
+    show_default=True,
+    help="Days of reports ending today; history needs a dev receiver started with "
+    "ANALYTICS_CLOCK=request-date.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same fleet.")
 @click.option("--today", type=DATE, help="The last simulated day (default: today, UTC).")
 def simulate(url: str, systems: int, days: int, seed: int, today: date | None) -> None:
@@ -268,13 +352,15 @@ def simulate(url: str, systems: int, days: int, seed: int, today: date | None) -
     Plugins with versions released and adopted in waves, throw-away CI systems that report
     once, development builds, systems that stop reporting, old and current message layouts.
     """
-    from builder.simulate import SimulateError, summary_line
+    from builder.simulate import Poster, SimulateError, summary_line
     from builder.simulate import simulate as run_simulation
 
     try:
+        Poster(url).probe()
         with click.progressbar(length=days, label="simulating", file=sys.stderr) as bar:
-            totals = run_simulation(url, systems, days, seed, today or utc_today(),
-                                    on_day=lambda d, a: bar.update(1))
+            totals = run_simulation(
+                url, systems, days, seed, today or utc_today(), on_day=lambda d, a: bar.update(1)
+            )
     except SimulateError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"posted {days} days of reports: {summary_line(totals.items())}")
@@ -284,11 +370,19 @@ def simulate(url: str, systems: int, days: int, seed: int, today: date | None) -
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--systems", type=click.IntRange(1, 100_000), default=300, show_default=True)
-@click.option("--days", type=click.IntRange(2, 3650), default=91, show_default=True,
-              help="Days of history, today included (today stays unsummarized).")
+@click.option(
+    "--days",
+    type=click.IntRange(2, 3650),
+    default=91,
+    show_default=True,
+    help="Days of history, today included (today stays unsummarized).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the database, summaries and site go (default: a new temp folder).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the database, summaries and site go (default: a new temp folder).",
+)
 def demo(host: str, port: int, systems: int, days: int, seed: int, workdir: Path | None) -> None:
     """Start a receiver, simulate a fleet, summarize, build and serve the site.
 

@@ -49,8 +49,18 @@ def start_receiver(work: Path, host: str, port: int, token: str) -> subprocess.P
         "ANALYTICS_EXPORT_TOKEN": token,
         "ANALYTICS_SITE_DIR": str(work / "site"),
     }
-    command = [str(Path(sys.executable).parent / "pulp-analytics"), "serve", "--host", host,
-               "--port", str(port), "--db", str(work / "receiver.sqlite3"), "--workers", "2"]
+    command = [
+        str(Path(sys.executable).parent / "pulp-analytics"),
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--db",
+        str(work / "receiver.sqlite3"),
+        "--workers",
+        "2",
+    ]
     log = (work / "receiver.log").open("ab")
     return subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
 
@@ -107,8 +117,10 @@ def run_demo(
             result = summarize(source, summaries, "dev", today)
         finally:
             source.close()
-        echo(f"[3/4] summarized {len(result.written)} complete days from the export into "
-             f"{summaries / 'dev'}")
+        echo(
+            f"[3/4] summarized {len(result.written)} complete days from the export into "
+            f"{summaries / 'dev'}"
+        )
         build_site(summaries, "dev", work / "site")
         echo(f"[4/4] built the site in {work / 'site'} ({time.monotonic() - started:.0f} s)")
         echo("")
@@ -126,7 +138,8 @@ def run_demo(
 def simulate_history(
     url: str, systems: int, days: int, seed: int, today: date, echo: Callable[[str], None]
 ) -> None:
-    with click.progressbar(length=days, label=f"[2/4] simulating {systems} systems",
-                           show_eta=False, file=sys.stderr) as bar:
+    with click.progressbar(
+        length=days, label=f"[2/4] simulating {systems} systems", show_eta=False, file=sys.stderr
+    ) as bar:
         totals = simulate(url, systems, days, seed, today, on_day=lambda d, a: bar.update(1))
     echo(f"[2/4] posted {days} days of reports: {summary_line(totals.items())}")

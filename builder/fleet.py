@@ -32,8 +32,15 @@ PLUGINS: dict[str, tuple[float, tuple[int, int], int]] = {
     "ostree": (0.05, (2, 3), 120),
 }
 PATCH_EVERY_DAYS = 10
-POSTGRESQL = ((0, 3), (120015, 5), (130004, 25), (130014, 15), (140005, 20), (150002, 20),
-              (160001, 12))
+POSTGRESQL = (
+    (0, 3),
+    (120015, 5),
+    (130004, 25),
+    (130014, 15),
+    (140005, 20),
+    (150002, 20),
+    (160001, 12),
+)
 CI_SHARE = 0.15  # new systems per day, as a share of the fleet, that report once and vanish
 DEV_SHARE = 0.03  # systems running a development build
 TELEMETRY_SHARE = 0.08  # systems on pulpcore 3.18-3.21 sending the old layout
@@ -98,8 +105,9 @@ class Fleet:
     def __init__(self, systems: int, seed: int = 0) -> None:
         self.rng = random.Random(seed)
         self.size = systems
-        self.active: list[System] = [self._new_system(joined=-self.rng.randint(1, 400))
-                                     for _ in range(systems)]
+        self.active: list[System] = [
+            self._new_system(joined=-self.rng.randint(1, 400)) for _ in range(systems)
+        ]
 
     def _new_system(self, joined: int, once: bool = False) -> System:
         rng = self.rng
@@ -128,8 +136,10 @@ class Fleet:
 
     def day(self, day_index: int) -> Iterator[tuple[System, bytes]]:
         """Each system reporting on a day, with its message; then the fleet moves on a day."""
-        ci = [self._new_system(day_index, once=True)
-              for _ in range(int(self.size * CI_SHARE * self.rng.uniform(0.5, 1.5)))]
+        ci = [
+            self._new_system(day_index, once=True)
+            for _ in range(int(self.size * CI_SHARE * self.rng.uniform(0.5, 1.5)))
+        ]
         for system in self.active + ci:
             yield system, system.message(day_index)
         self.active = [s for s in self.active if self.rng.random() >= QUIT_RATE]

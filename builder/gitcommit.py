@@ -54,8 +54,10 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
         return {}
     name, email = FALLBACK_AUTHOR
     return {
-        "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
     }
 
 
@@ -80,8 +82,9 @@ def push_branch(path: Path, branch: str, remote: str = "origin", attempts: int =
         for attempt in range(1, attempts + 1):
             try:
                 repo.git.push(remote, f"{branch}:{branch}")
-                return f"pushed {branch} to {remote}" + (f" after {attempt - 1} rebase(s)"
-                                                         if attempt > 1 else "")
+                return f"pushed {branch} to {remote}" + (
+                    f" after {attempt - 1} rebase(s)" if attempt > 1 else ""
+                )
             except git.GitCommandError:
                 upstream.fetch(branch)
                 _rebase(repo, tracking)
@@ -96,5 +99,7 @@ def _rebase(repo: git.Repo, onto: str) -> None:
             repo.git.rebase(onto)
     except git.GitCommandError:
         repo.git.rebase("--abort")
-        raise CommitError(f"rebasing onto {onto} conflicts; someone else changed the same "
-                          "summary files. Nothing was pushed.") from None
+        raise CommitError(
+            f"rebasing onto {onto} conflicts; someone else changed the same "
+            "summary files. Nothing was pushed."
+        ) from None

@@ -33,8 +33,12 @@ from builder.summary import DEPLOYMENTS, iter_summary_files
 
 ROOT = Path(__file__).resolve().parent.parent
 BRANCHES = {"prod": "main", "dev": "dev"}
-IDENTITY = {"GIT_AUTHOR_NAME": "rehearsal", "GIT_AUTHOR_EMAIL": "rehearsal@example.org",
-            "GIT_COMMITTER_NAME": "rehearsal", "GIT_COMMITTER_EMAIL": "rehearsal@example.org"}
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "rehearsal",
+    "GIT_AUTHOR_EMAIL": "rehearsal@example.org",
+    "GIT_COMMITTER_NAME": "rehearsal",
+    "GIT_COMMITTER_EMAIL": "rehearsal@example.org",
+}
 
 
 class RehearsalFailed(RuntimeError):
@@ -65,9 +69,21 @@ def seed_history(db: Path, deployment: str, systems: int, days: int, today: date
 def start_receiver(db: Path, deployment: str, port: int, token: str) -> subprocess.Popen[bytes]:
     log = (db.parent / f"{deployment}.log").open("ab")
     return subprocess.Popen(
-        [str(Path(sys.executable).parent / "pulp-analytics"), "serve", "--port", str(port),
-         "--db", str(db), "--deployment", deployment, "--workers", "1"],
-        env={**os.environ, "ANALYTICS_EXPORT_TOKEN": token}, stdout=log, stderr=log,
+        [
+            str(Path(sys.executable).parent / "pulp-analytics"),
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+            "--deployment",
+            deployment,
+            "--workers",
+            "1",
+        ],
+        env={**os.environ, "ANALYTICS_EXPORT_TOKEN": token},
+        stdout=log,
+        stderr=log,
         start_new_session=True,
     )
 
@@ -92,17 +108,31 @@ def clone(remote: Path, branch: str, into: Path) -> git.Repo:
 
 
 def run_make(target: str, env: dict[str, str], **variables: str) -> str:
-    command = ["make", "--no-print-directory", "-C", str(ROOT), target,
-               *(f"{k}={v}" for k, v in variables.items())]
-    result = subprocess.run(command, env={**os.environ, **IDENTITY, **env},
-                            capture_output=True, text=True)
+    command = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(ROOT),
+        target,
+        *(f"{k}={v}" for k, v in variables.items()),
+    ]
+    result = subprocess.run(
+        command, env={**os.environ, **IDENTITY, **env}, capture_output=True, text=True
+    )
     if result.returncode:
         raise RehearsalFailed(f"make {target} failed:\n{result.stdout}{result.stderr}")
     return result.stdout
 
 
-def nightly(remote: Path, work: Path, night: int, urls: dict[str, str], tokens: dict[str, str],
-            today: date, race: bool) -> dict[str, str]:
+def nightly(
+    remote: Path,
+    work: Path,
+    night: int,
+    urls: dict[str, str],
+    tokens: dict[str, str],
+    today: date,
+    race: bool,
+) -> dict[str, str]:
     """Both legs of the nightly matrix, each in a fresh checkout of its branch."""
     outputs = {}
     for deployment, branch in BRANCHES.items():
@@ -111,9 +141,14 @@ def nightly(remote: Path, work: Path, night: int, urls: dict[str, str], tokens: 
         if race and deployment == "prod":
             maintainer_commit(remote, work / f"night{night}-maintainer")
         outputs[deployment] = run_make(
-            "nightly", {"ANALYTICS_EXPORT_TOKEN": tokens[deployment]},
-            DEPLOYMENT=deployment, BRANCH=branch, RECEIVER_URL=urls[deployment],
-            SUMMARIES=str(checkout / "summaries"), REPO=str(checkout), TODAY=today.isoformat(),
+            "nightly",
+            {"ANALYTICS_EXPORT_TOKEN": tokens[deployment]},
+            DEPLOYMENT=deployment,
+            BRANCH=branch,
+            RECEIVER_URL=urls[deployment],
+            SUMMARIES=str(checkout / "summaries"),
+            REPO=str(checkout),
+            TODAY=today.isoformat(),
         )
     return outputs
 
@@ -138,23 +173,40 @@ def verify_branches(remote: Path, work: Path, days: int, today: date) -> None:
     for deployment, branch in BRANCHES.items():
         tree = work / f"verify-{deployment}"
         repo = clone(remote, branch, tree)
-        subjects = [c.summary for c in repo.iter_commits()]
+        subjects = [str(c.summary) for c in repo.iter_commits()]
         summary_commits = [s for s in subjects if s.startswith(f"summaries({deployment})")]
-        check(len(summary_commits) == 1,
-              f"{branch}: expected one summaries({deployment}) commit, got {subjects}")
-        check(not any(s.startswith("summaries(") and not s.startswith(f"summaries({deployment})")
-                      for s in subjects), f"{branch} holds another deployment's commit: {subjects}")
+        check(
+            len(summary_commits) == 1,
+            f"{branch}: expected one summaries({deployment}) commit, got {subjects}",
+        )
+        check(
+            not any(
+                s.startswith("summaries(") and not s.startswith(f"summaries({deployment})")
+                for s in subjects
+            ),
+            f"{branch} holds another deployment's commit: {subjects}",
+        )
         for other in DEPLOYMENTS:
             files = [p.stem for p in iter_summary_files(tree / "summaries", other)]
             want = expected if other == deployment else []
             check(files == want, f"{branch}: {other} summaries are {files}, expected {want}")
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "pulp-analytics"), "check-summaries",
-             str(tree / "summaries")], capture_output=True, text=True)
+            [
+                str(Path(sys.executable).parent / "pulp-analytics"),
+                "check-summaries",
+                str(tree / "summaries"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         check(result.returncode == 0, f"{branch}: invalid summaries: {result.stderr}")
-    main_subjects = [c.summary for c in clone(remote, "main", work / "verify-race").iter_commits()]
-    check("docs: a maintainer's change" in main_subjects,
-          "the maintainer's commit on main was lost by the nightly push")
+    main_subjects = [
+        str(c.summary) for c in clone(remote, "main", work / "verify-race").iter_commits()
+    ]
+    check(
+        "docs: a maintainer's change" in main_subjects,
+        "the maintainer's commit on main was lost by the nightly push",
+    )
 
 
 def build_pages(remote: Path, work: Path) -> Path:
@@ -162,9 +214,13 @@ def build_pages(remote: Path, work: Path) -> Path:
     clone(remote, "main", site / "main")
     clone(remote, "dev", site / "main" / "dev-checkout")
     public = work / "public"
-    run_make("pages", {}, PROD_SUMMARIES=str(site / "main" / "summaries"),
-             DEV_SUMMARIES=str(site / "main" / "dev-checkout" / "summaries"),
-             PAGES_OUT=str(public))
+    run_make(
+        "pages",
+        {},
+        PROD_SUMMARIES=str(site / "main" / "summaries"),
+        DEV_SUMMARIES=str(site / "main" / "dev-checkout" / "summaries"),
+        PAGES_OUT=str(public),
+    )
     for page in (public / "index.html", public / "dev" / "index.html"):
         check(page.is_file(), f"the Pages build lacks {page.relative_to(work)}")
         check('name="revision"' in page.read_text(), f"{page} carries no revision")
@@ -201,14 +257,18 @@ def run(work: Path, systems: int = 40, days: int = 4) -> list[str]:
         log.append(f"remote {remote} with main and dev")
         first = nightly(remote, work, 1, urls, tokens, today, race=True)
         log += [f"night 1 {d}: {out.strip().splitlines()[-1]}" for d, out in first.items()]
-        check("after 1 rebase(s)" in first["prod"], "the prod push did not rebase over the "
-              f"maintainer's commit:\n{first['prod']}")
+        check(
+            "after 1 rebase(s)" in first["prod"],
+            f"the prod push did not rebase over the maintainer's commit:\n{first['prod']}",
+        )
         verify_branches(remote, work, days, today)
         log.append("branches hold the right summaries, valid, maintainer's commit kept")
         second = nightly(remote, work, 2, urls, tokens, today, race=False)
         for deployment, out in second.items():
-            check("nothing to summarize" in out and "nothing to push" in out,
-                  f"night 2 {deployment} was not a no-op:\n{out}")
+            check(
+                "nothing to summarize" in out and "nothing to push" in out,
+                f"night 2 {deployment} was not a no-op:\n{out}",
+            )
         log.append("night 2: nothing new, no commits, nothing pushed")
         public = build_pages(remote, work)
         log.append(f"pages: prod at {public}, dev at {public / 'dev'}")

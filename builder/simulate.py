@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
-from datetime import UTC, datetime
 
 from builder.fleet import Fleet, days_back
 
@@ -40,16 +40,29 @@ class Poster:
         self.path = parts.path or "/"
         self.local = threading.local()
 
+    def probe(self) -> None:
+        """Fail early, with a clear message, when nothing listens at the receiver's address."""
+        port = self.port or (443 if self.https else 80)
+        try:
+            socket.create_connection((self.host, port), timeout=10).close()
+        except OSError as exc:
+            raise SimulateError(f"cannot post to {self.host}:{port}: {exc}") from None
+
     def post(self, body: bytes, day: date) -> str:
         """The receiver's answer: accepted, duplicate, ignored, or ``HTTP <code>: <error>``."""
         moment = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
         conn = cls(self.host, self.port, timeout=30)
         try:
-            conn.request("POST", self.path, body=body, headers={
-                "Content-Type": "application/octet-stream",
-                "Date": format_datetime(moment, usegmt=True),
-            })
+            conn.request(
+                "POST",
+                self.path,
+                body=body,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Date": format_datetime(moment, usegmt=True),
+                },
+            )
             response = conn.getresponse()
             payload = response.read()
         except OSError as exc:
@@ -75,12 +88,13 @@ def simulate(
 ) -> Counter[str]:
     """Post ``days`` days of reports ending with ``today``; return the answers counted."""
     poster = Poster(url)
+    poster.probe()
     fleet = Fleet(systems, seed)
     totals: Counter[str] = Counter()
     with ThreadPoolExecutor(THREADS) as pool:
         for index, day in enumerate(days_back(today, days)):
             bodies = [body for _, body in fleet.day(index)]
-            answers = Counter(pool.map(lambda b, d=day: poster.post(b, d), bodies))  # type: ignore[misc]
+            answers = Counter(pool.map(lambda b, d=day: poster.post(b, d), bodies))
             _check(answers, index, url)
             totals.update(answers)
             if on_day:

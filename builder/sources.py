@@ -9,6 +9,7 @@ for both, so the two always give identical summaries.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import tempfile
@@ -197,10 +198,8 @@ class HttpSource:
 
 def _explain(url: str, exc: urllib.error.HTTPError) -> str:
     reason = ""
-    try:
+    with contextlib.suppress(ValueError, OSError, AttributeError):
         reason = json.loads(exc.read()).get("error", "")
-    except (ValueError, OSError, AttributeError):
-        pass
     if exc.code == 401:
         return f"{url}: the export token was refused (check ANALYTICS_EXPORT_TOKEN)"
     if exc.code == 404:

@@ -72,9 +72,7 @@ def summarize_day(
             "SELECT count(*), coalesce(sum(age >= ?), 0) FROM day_values", (min_age,)
         ).fetchone()
         age_count = dict(conn.execute("SELECT age, count(*) FROM day_values GROUP BY age"))
-        values = {
-            metric.key: _aggregate(conn, rows, metric, column, min_age) for metric in METRICS
-        }
+        values = {metric.key: _aggregate(conn, rows, metric, column, min_age) for metric in METRICS}
     finally:
         conn.execute("DROP TABLE temp.day_values")
     duplicate, ignored = rejected if rejected is not None else (None, None)

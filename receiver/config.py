@@ -15,6 +15,17 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "ANALYTICS_"
+KEYS = (
+    "DATABASE",
+    "DEPLOYMENT",
+    "COLLECT_DEV_SYSTEMS",
+    "RETENTION_DAYS",
+    "EXPORT_TOKEN",
+    "CLOCK",
+    "SITE_URL",
+    "SITE_DIR",
+    "SYNCHRONOUS",
+)  # every setting; the README documents each
 REQUEST_CLOCK = "request-date"  # CLOCK value: take each submission's day from its Date header
 DEPLOYMENTS = ("prod", "dev")
 
@@ -65,8 +76,10 @@ def load_settings(
     database = raw.get("DATABASE") or instance_path / "analytics.sqlite3"
     request_clock = raw.get("CLOCK") == REQUEST_CLOCK
     if request_clock and deployment == "prod":
-        raise ConfigError(f"{ENV_PREFIX}CLOCK={REQUEST_CLOCK} lets clients pick the day; "
-                          "it is for simulated history on dev receivers, never prod")
+        raise ConfigError(
+            f"{ENV_PREFIX}CLOCK={REQUEST_CLOCK} lets clients pick the day; "
+            "it is for simulated history on dev receivers, never prod"
+        )
     return Settings(
         database=Path(database),
         deployment=deployment,

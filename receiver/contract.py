@@ -12,7 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
@@ -46,7 +46,7 @@ def decode(body: bytes) -> Submission:
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise Rejected(f"body is not a valid Analytics message ({exc})") from None
     system_id = _system_id(message)
-    missing = message.FindInitializationErrors()
+    missing = cast(Any, message).FindInitializationErrors()  # not in the type stubs
     if missing:
         raise Rejected(f"missing required field {missing[0]}")
     components = [_component(c) for c in message.components]
@@ -119,8 +119,9 @@ def _layout(descriptor: Descriptor) -> tuple[tuple[str, bool, Any], ...]:
     layout = []
     for field in descriptor.fields:
         scalar_default = field.type != FieldDescriptor.TYPE_MESSAGE and field.has_default_value
-        layout.append((field.name, field.is_repeated,
-                       field.default_value if scalar_default else None))
+        layout.append(
+            (field.name, field.is_repeated, field.default_value if scalar_default else None)
+        )
     return tuple(layout)
 
 

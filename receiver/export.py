@@ -39,8 +39,12 @@ def index() -> Response:
     conn = rx.store.conn()
     kept = store.oldest_kept_day(conn)
     days = [
-        {"date": c.day.isoformat(), "systems": c.systems, "duplicate": c.duplicate,
-         "ignored": c.ignored}
+        {
+            "date": c.day.isoformat(),
+            "systems": c.systems,
+            "duplicate": c.duplicate,
+            "ignored": c.ignored,
+        }
         for c in store.day_counts(conn)
     ]
     return jsonify(

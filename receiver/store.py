@@ -143,9 +143,7 @@ def migrate(conn: sqlite3.Connection, today: date) -> list[str]:
                 continue
             for statement in statements:
                 conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,)
-            )
+            conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
             if name == "0001_initial":
                 _set_meta(conn, "collecting_since", to_day(today))
             applied.append(name)

@@ -13,8 +13,18 @@ import time
 from datetime import UTC, datetime
 from html import escape
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request
-from flask import send_from_directory
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    request,
+    send_from_directory,
+)
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, NotFound
 
 from receiver import Receiver
@@ -59,8 +69,14 @@ def start_timer() -> None:
 def log_outcome(response: Response) -> Response:
     """One line per request; never the body, the system id or the client address."""
     elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-    log.info("%s %s %d %s %.1fms", request.method, request.path, response.status_code,
-             g.get("outcome", "-"), elapsed)
+    log.info(
+        "%s %s %d %s %.1fms",
+        request.method,
+        request.path,
+        response.status_code,
+        g.get("outcome", "-"),
+        elapsed,
+    )
     return response
 
 
@@ -94,7 +110,7 @@ def healthz() -> tuple[Response, int]:
 
 
 @bp.get("/")
-def front_page() -> Response:
+def front_page() -> ResponseReturnValue:
     settings = receiver().settings
     if settings.site_url:
         return redirect(settings.site_url, code=302)
@@ -112,7 +128,7 @@ def front_page() -> Response:
 
 
 @bp.get("/<path:path>")
-def site_file(path: str) -> Response:
+def site_file(path: str) -> ResponseReturnValue:
     """Serve a built site next to the receiver (``SITE_DIR``, used by the demo)."""
     site_dir = receiver().settings.site_dir
     if site_dir is None:

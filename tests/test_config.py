@@ -54,15 +54,18 @@ def test_the_mapping_wins_over_the_environment() -> None:
     assert settings.deployment == "dev"
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("DEPLOYMENT", "staging", "ANALYTICS_DEPLOYMENT must be one of prod, dev, not 'staging'"),
-    ("RETENTION_DAYS", "0", "ANALYTICS_RETENTION_DAYS must be at least 1"),
-    ("RETENTION_DAYS", "two weeks", "ANALYTICS_RETENTION_DAYS must be a whole number"),
-    ("COLLECT_DEV_SYSTEMS", "maybe", "ANALYTICS_COLLECT_DEV_SYSTEMS must be true or false"),
-    ("CLOCK", "tomorrow", "ANALYTICS_CLOCK must be an ISO date or time"),
-    ("SITE_DIR", "/no/such/dir", "ANALYTICS_SITE_DIR is not a directory"),
-    ("SYNCHRONOUS", "off", "ANALYTICS_SYNCHRONOUS must be one of normal, full"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("DEPLOYMENT", "staging", "ANALYTICS_DEPLOYMENT must be one of prod, dev, not 'staging'"),
+        ("RETENTION_DAYS", "0", "ANALYTICS_RETENTION_DAYS must be at least 1"),
+        ("RETENTION_DAYS", "two weeks", "ANALYTICS_RETENTION_DAYS must be a whole number"),
+        ("COLLECT_DEV_SYSTEMS", "maybe", "ANALYTICS_COLLECT_DEV_SYSTEMS must be true or false"),
+        ("CLOCK", "tomorrow", "ANALYTICS_CLOCK must be an ISO date or time"),
+        ("SITE_DIR", "/no/such/dir", "ANALYTICS_SITE_DIR is not a directory"),
+        ("SYNCHRONOUS", "off", "ANALYTICS_SYNCHRONOUS must be one of normal, full"),
+    ],
+)
 def test_bad_settings_stop_start_up_with_a_clear_message(
     key: str, value: str, message: str, tmp_path: Path
 ) -> None:
@@ -87,8 +90,9 @@ def test_request_date_clock_takes_the_day_from_the_date_header(tmp_path: Path) -
 
     from tests import wire
 
-    app = create_app({"DATABASE": tmp_path / "a.sqlite3", "CLOCK": "request-date",
-                      "EXPORT_TOKEN": "t"})
+    app = create_app(
+        {"DATABASE": tmp_path / "a.sqlite3", "CLOCK": "request-date", "EXPORT_TOKEN": "t"}
+    )
     client = app.test_client()
     system = str(uuid.uuid4())
     for day in ("Sun, 01 Nov 2026 10:00:00 GMT", "Mon, 02 Nov 2026 10:00:00 GMT"):
@@ -100,5 +104,6 @@ def test_request_date_clock_takes_the_day_from_the_date_header(tmp_path: Path) -
 
 def test_request_date_clock_is_refused_on_prod(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="never prod"):
-        create_app({"DATABASE": tmp_path / "a.sqlite3", "CLOCK": "request-date",
-                    "DEPLOYMENT": "prod"})
+        create_app(
+            {"DATABASE": tmp_path / "a.sqlite3", "CLOCK": "request-date", "DEPLOYMENT": "prod"}
+        )

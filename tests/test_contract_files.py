@@ -14,8 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_generated_protobuf_module_matches_the_proto(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}",
-         f"--python_out={tmp_path}", f"--pyi_out={tmp_path}", str(ROOT / "proto/analytics.proto")],
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{ROOT / 'proto'}",
+            f"--python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
+            str(ROOT / "proto/analytics.proto"),
+        ],
         check=True,
     )
     for name in ("analytics_pb2.py", "analytics_pb2.pyi"):

@@ -57,11 +57,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    db: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     server = subprocess.Popen(
         [CLI, "serve", "--port", str(port), "--db", str(db), "--workers", "2", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
         env={**os.environ, **(env or {})},
     )
     deadline = time.monotonic() + 30
@@ -74,7 +78,9 @@ def start_server(db: Path, *extra: str, env: dict[str, str] | None = None) -> tu
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise AssertionError(f"server did not start: {server.stderr.read().decode() if server.stderr else ''}")
+    raise AssertionError(
+        f"server did not start: {server.stderr.read().decode() if server.stderr else ''}"
+    )
 
 
 def post(port: int, body: bytes) -> tuple[int, bytes]:
@@ -141,8 +147,11 @@ def test_serve_logs_one_line_per_request_without_system_ids(tmp_path: Path) -> N
 
 def test_serve_with_a_bad_setting_fails_with_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
-        [CLI, "serve", "--db", str(tmp_path / "a.sqlite3")], capture_output=True, text=True,
-        env={**os.environ, "ANALYTICS_RETENTION_DAYS": "soon"}, timeout=60,
+        [CLI, "serve", "--db", str(tmp_path / "a.sqlite3")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANALYTICS_RETENTION_DAYS": "soon"},
+        timeout=60,
     )
     assert result.returncode != 0
     assert result.stderr.strip() == (

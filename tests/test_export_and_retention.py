@@ -25,12 +25,15 @@ def post_days(client: FlaskClient, clock: Clock, days: dict[date, list[str]]) ->
             assert client.post("/", data=wire.analytics(system)).json == {"status": "accepted"}
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Bearer wrong"},
-    {"Authorization": f"Basic {TOKEN}"},
-    {"Authorization": TOKEN},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+    ],
+)
 def test_export_needs_the_bearer_token(client: FlaskClient, headers: dict[str, str]) -> None:
     for path in ("/export/", "/export/2026-11-02.jsonl"):
         response = client.get(path, headers=headers)
@@ -46,7 +49,9 @@ def test_export_is_absent_without_a_token(make_app: object) -> None:
 
 
 def test_export_index_lists_kept_days(client: FlaskClient, clock: Clock) -> None:
-    post_days(client, clock, {date(2026, 11, 2): ["a" * 32, "b" * 32], date(2026, 11, 4): ["a" * 32]})
+    post_days(
+        client, clock, {date(2026, 11, 2): ["a" * 32, "b" * 32], date(2026, 11, 4): ["a" * 32]}
+    )
     assert client.get("/export/", headers=AUTH).json == {
         "deployment": "dev",
         "retention_days": 14,
@@ -68,8 +73,13 @@ def test_export_lines_never_carry_a_system_id(client: FlaskClient, clock: Clock)
         assert system.replace("-", "") not in text
     for line in text.splitlines():
         assert set(json.loads(line)) == {
-            "date", "age_days", "postgresql_version", "online_workers", "online_content_apps",
-            "components", "rbac_stats",
+            "date",
+            "age_days",
+            "postgresql_version",
+            "online_workers",
+            "online_content_apps",
+            "components",
+            "rbac_stats",
         }
 
 
@@ -98,20 +108,29 @@ def run_cli(*args: str) -> tuple[int, str]:
 def test_prune_deletes_old_days_and_keeps_first_seen(
     client: FlaskClient, clock: Clock, db_path: Path
 ) -> None:
-    post_days(client, clock, {
-        date(2026, 11, 2): ["a" * 32, "b" * 32],
-        date(2026, 11, 10): ["a" * 32],
-        date(2026, 11, 20): ["a" * 32, "c" * 32],
-    })
-    code, output = run_cli("prune", "--db", str(db_path), "--keep-days", "14",
-                           "--today", "2026-11-20")
+    post_days(
+        client,
+        clock,
+        {
+            date(2026, 11, 2): ["a" * 32, "b" * 32],
+            date(2026, 11, 10): ["a" * 32],
+            date(2026, 11, 20): ["a" * 32, "c" * 32],
+        },
+    )
+    code, output = run_cli(
+        "prune", "--db", str(db_path), "--keep-days", "14", "--today", "2026-11-20"
+    )
     assert code == 0, output
     assert "deleted 2 submissions; oldest kept day is 2026-11-06" in output
     index = client.get("/export/", headers=AUTH).json
     assert index["oldest_kept_day"] == "2026-11-06"
     assert [d["date"] for d in index["days"]] == ["2026-11-10", "2026-11-20"]
-    ages = [json.loads(line)["age_days"] for line in
-            client.get("/export/2026-11-20.jsonl", headers=AUTH).get_data(as_text=True).split()]
+    ages = [
+        json.loads(line)["age_days"]
+        for line in client.get("/export/2026-11-20.jsonl", headers=AUTH)
+        .get_data(as_text=True)
+        .split()
+    ]
     assert sorted(ages) == [0, 18]  # system a first reported on 11-02, before the pruned days
     assert client.get("/export/2026-11-02.jsonl", headers=AUTH).status_code == 410
 
@@ -126,9 +145,7 @@ def test_prune_reads_the_retention_setting(
     assert "deleted 1 submissions; oldest kept day is 2026-11-04" in output
 
 
-def test_prune_twice_never_moves_the_kept_window_back(
-    app: Flask, db_path: Path
-) -> None:
+def test_prune_twice_never_moves_the_kept_window_back(app: Flask, db_path: Path) -> None:
     run_cli("prune", "--db", str(db_path), "--keep-days", "3", "--today", "2026-11-20")
     run_cli("prune", "--db", str(db_path), "--keep-days", "3", "--today", "2026-11-10")
     conn = sqlite3.connect(db_path)
@@ -137,11 +154,17 @@ def test_prune_twice_never_moves_the_kept_window_back(
     assert oldest_kept_day(conn) == date(2026, 11, 17)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--db", "/nonexistent/analytics.sqlite3"], "no database at /nonexistent/analytics.sqlite3"),
-    (["--keep-days", "0"], "0 is not in the range x>=1"),
-    (["--today", "yesterday"], "'yesterday' is not a date"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--db", "/nonexistent/analytics.sqlite3"],
+            "no database at /nonexistent/analytics.sqlite3",
+        ),
+        (["--keep-days", "0"], "0 is not in the range x>=1"),
+        (["--today", "yesterday"], "'yesterday' is not a date"),
+    ],
+)
 def test_prune_errors_are_one_line(args: list[str], message: str, tmp_path: Path) -> None:
     code, output = run_cli("prune", *args)
     assert code != 0

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from receiver import create_app
 from tests import wire
 
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def fresh_client() -> Any:
@@ -38,11 +39,13 @@ valid_prefix = st.uuids().map(lambda u: wire.analytics(str(u)))
 
 
 @SETTINGS
-@given(body=st.one_of(
-    st.binary(max_size=3000),
-    st.tuples(valid_prefix, st.binary(max_size=200)).map(lambda t: t[0] + t[1]),
-    st.tuples(valid_prefix, st.integers(1, 60)).map(lambda t: t[0][: -t[1]]),
-))
+@given(
+    body=st.one_of(
+        st.binary(max_size=3000),
+        st.tuples(valid_prefix, st.binary(max_size=200)).map(lambda t: t[0] + t[1]),
+        st.tuples(valid_prefix, st.integers(1, 60)).map(lambda t: t[0][: -t[1]]),
+    )
+)
 def test_any_bytes_get_200_or_400_never_5xx(body: bytes) -> None:
     response = shared_client().post("/", data=body)
     assert response.status_code in (200, 400), response.data
@@ -77,9 +80,14 @@ def test_a_valid_message_round_trips_through_store_and_export(
     rbac_stats: dict[str, int | None] | None,
 ) -> None:
     components = list(zip(component_names, versions, strict=False))
-    body = wire.analytics(str(system), components, workers=workers,
-                          content_apps=content_apps, postgresql_version=postgresql,
-                          rbac=rbac_stats)
+    body = wire.analytics(
+        str(system),
+        components,
+        workers=workers,
+        content_apps=content_apps,
+        postgresql_version=postgresql,
+        rbac=rbac_stats,
+    )
     client = fresh_client()
     assert client.post("/", data=body).json == {"status": "accepted"}
     export = client.get("/export/", headers={"Authorization": "Bearer t"}).json

@@ -39,8 +39,13 @@ def test_accepts_a_submission_and_exports_its_fields(client: FlaskClient) -> Non
         workers={"processes": 4, "hosts": 2},
         content_apps={"processes": 2, "hosts": 1},
         postgresql_version=130004,
-        rbac={"users": 5, "groups": 1, "domains": 0, "custom_access_policies": 0,
-              "custom_roles": 2},
+        rbac={
+            "users": 5,
+            "groups": 1,
+            "domains": 0,
+            "custom_access_policies": 0,
+            "custom_roles": 2,
+        },
     )
     response = client.post("/", data=body, content_type="application/octet-stream")
     assert (response.status_code, response.json) == (200, {"status": "accepted"})
@@ -50,11 +55,18 @@ def test_accepts_a_submission_and_exports_its_fields(client: FlaskClient) -> Non
             "age_days": 0,
             "online_content_apps": {"processes": 2, "hosts": 1},
             "online_workers": {"processes": 4, "hosts": 2},
-            "components": [{"name": "core", "version": "3.21.0"},
-                           {"name": "rpm", "version": "3.19.4"}],
+            "components": [
+                {"name": "core", "version": "3.21.0"},
+                {"name": "rpm", "version": "3.19.4"},
+            ],
             "postgresql_version": 130004,
-            "rbac_stats": {"users": 5, "groups": 1, "domains": 0, "custom_access_policies": 0,
-                           "custom_roles": 2},
+            "rbac_stats": {
+                "users": 5,
+                "groups": 1,
+                "domains": 0,
+                "custom_access_policies": 0,
+                "custom_roles": 2,
+            },
         }
     ]
 
@@ -65,8 +77,9 @@ def test_accepts_a_body_without_content_type(client: FlaskClient) -> None:
 
 
 def test_old_telemetry_layout_decodes_with_absent_fields_null(client: FlaskClient) -> None:
-    body = wire.telemetry(SYSTEM, [("core", "3.18.0"), ("file", "1.10.0")],
-                          workers={"processes": 2, "hosts": None})
+    body = wire.telemetry(
+        SYSTEM, [("core", "3.18.0"), ("file", "1.10.0")], workers={"processes": 2, "hosts": None}
+    )
     assert client.post("/", data=body).json == {"status": "accepted"}
     [line] = export_day(client, "2026-11-02")
     assert line["online_workers"] == {"processes": 2, "hosts": None}
@@ -126,11 +139,14 @@ def test_dev_systems_are_ignored_on_prod(
     assert index["days"] == [{"date": "2026-11-02", "systems": 1, "duplicate": 0, "ignored": 1}]
 
 
-@pytest.mark.parametrize(("deployment", "collect", "expected"), [
-    ("dev", None, "accepted"),
-    ("prod", "true", "accepted"),
-    ("dev", "false", "ignored"),
-])
+@pytest.mark.parametrize(
+    ("deployment", "collect", "expected"),
+    [
+        ("dev", None, "accepted"),
+        ("prod", "true", "accepted"),
+        ("dev", "false", "ignored"),
+    ],
+)
 def test_collect_dev_systems_follows_the_deployment_unless_set(
     make_app: Callable[..., Flask], deployment: str, collect: str | None, expected: str
 ) -> None:
@@ -147,23 +163,32 @@ BAD_BODIES = {
     "garbage": (b"\xff\xff\xff\xff", "not a valid Analytics message"),
     "empty body": (b"", "missing required field system_id"),
     "truncated": (wire.analytics(SYSTEM)[:-3], "not a valid Analytics message"),
-    "no system id": (wire.chunk(4, wire.text(1, "core") + wire.text(2, "3.21.0")),
-                     "missing required field system_id"),
+    "no system id": (
+        wire.chunk(4, wire.text(1, "core") + wire.text(2, "3.21.0")),
+        "missing required field system_id",
+    ),
     "system id not a uuid": (wire.analytics("my-laptop"), "system_id is not a UUID"),
     "system id not utf-8": (wire.chunk(1, b"\xff\xfe" * 18), "system_id is not valid UTF-8"),
-    "component without version": (wire.text(1, SYSTEM) + wire.chunk(4, wire.text(1, "core")),
-                                  "missing required field components[0].version"),
-    "upper-case component": (wire.analytics(SYSTEM, [("Core", "3.21.0")]),
-                             "component name 'Core'"),
-    "dashed component": (wire.analytics(SYSTEM, [("pulp-rpm", "3.21.0")]),
-                         "component name 'pulp-rpm'"),
+    "component without version": (
+        wire.text(1, SYSTEM) + wire.chunk(4, wire.text(1, "core")),
+        "missing required field components[0].version",
+    ),
+    "upper-case component": (wire.analytics(SYSTEM, [("Core", "3.21.0")]), "component name 'Core'"),
+    "dashed component": (
+        wire.analytics(SYSTEM, [("pulp-rpm", "3.21.0")]),
+        "component name 'pulp-rpm'",
+    ),
     "long component name": (wire.analytics(SYSTEM, [("a" * 65, "1.0.0")]), "component name"),
     "long version": (wire.analytics(SYSTEM, [("core", LONG)]), "longer than 64"),
     "empty version": (wire.analytics(SYSTEM, [("core", "")]), "empty version"),
-    "component twice": (wire.analytics(SYSTEM, [("core", "3.21.0"), ("core", "3.22.0")]),
-                        "listed twice"),
+    "component twice": (
+        wire.analytics(SYSTEM, [("core", "3.21.0"), ("core", "3.22.0")]),
+        "listed twice",
+    ),
     "too many components": (
-        wire.analytics(SYSTEM, [(f"p{i}", "1.0.0") for i in range(257)]), "257 components"),
+        wire.analytics(SYSTEM, [(f"p{i}", "1.0.0") for i in range(257)]),
+        "257 components",
+    ),
 }
 
 

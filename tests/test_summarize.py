@@ -31,27 +31,61 @@ def fleet_history(client: FlaskClient, clock: Clock) -> None:
     """Four days on a prod receiver: upgrades, a dev build, an old client, a duplicate, a gap."""
     full = {"users": 5, "groups": 1, "domains": 0, "custom_access_policies": 0, "custom_roles": 2}
     clock.set_day(date(2026, 11, 2))
-    client.post("/", data=wire.analytics(
-        A, [("core", "3.21.0"), ("rpm", "3.19.4")], workers={"processes": 4, "hosts": 2},
-        content_apps={"processes": 2, "hosts": 1}, postgresql_version=130004, rbac=full))
-    client.post("/", data=wire.telemetry(B, [("core", "3.21.1"), ("file", "1.10.0")],
-                                         workers={"processes": 1, "hosts": 1}))
+    client.post(
+        "/",
+        data=wire.analytics(
+            A,
+            [("core", "3.21.0"), ("rpm", "3.19.4")],
+            workers={"processes": 4, "hosts": 2},
+            content_apps={"processes": 2, "hosts": 1},
+            postgresql_version=130004,
+            rbac=full,
+        ),
+    )
+    client.post(
+        "/",
+        data=wire.telemetry(
+            B, [("core", "3.21.1"), ("file", "1.10.0")], workers={"processes": 1, "hosts": 1}
+        ),
+    )
     client.post("/", data=wire.analytics(C, [("core", "3.22.0.dev")]))  # ignored on prod
     clock.set_day(date(2026, 11, 3))
-    client.post("/", data=wire.analytics(
-        A, [("core", "3.21.0"), ("rpm", "3.19.4")], workers={"processes": 4, "hosts": 2},
-        content_apps={"processes": 2, "hosts": 1}, postgresql_version=130004, rbac=full))
+    client.post(
+        "/",
+        data=wire.analytics(
+            A,
+            [("core", "3.21.0"), ("rpm", "3.19.4")],
+            workers={"processes": 4, "hosts": 2},
+            content_apps={"processes": 2, "hosts": 1},
+            postgresql_version=130004,
+            rbac=full,
+        ),
+    )
     client.post("/", data=wire.analytics(A, [("core", "3.99.0")]))  # duplicate: first one wins
-    client.post("/", data=wire.telemetry(B, [("core", "3.21.1"), ("file", "1.10.0")],
-                                         workers={"processes": 2, "hosts": None}))
-    client.post("/", data=wire.analytics(D, [("core", "3.9.0")], postgresql_version=90624,
-                                         rbac={**full, "users": 1}))
+    client.post(
+        "/",
+        data=wire.telemetry(
+            B, [("core", "3.21.1"), ("file", "1.10.0")], workers={"processes": 2, "hosts": None}
+        ),
+    )
+    client.post(
+        "/",
+        data=wire.analytics(
+            D, [("core", "3.9.0")], postgresql_version=90624, rbac={**full, "users": 1}
+        ),
+    )
     # 2026-11-04: nobody reports
     clock.set_day(date(2026, 11, 5))
-    client.post("/", data=wire.analytics(
-        A, [("core", "3.22.0"), ("rpm", "3.20.0"), ("container", "2.10.3")],
-        workers={"processes": 3, "hosts": 1}, postgresql_version=140005,
-        rbac={**full, "users": 12}))
+    client.post(
+        "/",
+        data=wire.analytics(
+            A,
+            [("core", "3.22.0"), ("rpm", "3.20.0"), ("container", "2.10.3")],
+            workers={"processes": 3, "hosts": 1},
+            postgresql_version=140005,
+            rbac={**full, "users": 12},
+        ),
+    )
     client.post("/", data=wire.analytics(E, [("core", "3.22.0")], postgresql_version=140005))
     clock.set_day(date(2026, 11, 6))
     client.post("/", data=wire.analytics(E, [("core", "3.22.1")]))  # today: not summarized
@@ -75,8 +109,17 @@ def files(root: Path) -> dict[str, str]:
 
 def test_golden_summaries(prod: Flask, db_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "summaries"
-    code, output = cli("summarize", "--db", str(db_path), "--summaries", str(out),
-                       "--deployment", "prod", "--today", "2026-11-06")
+    code, output = cli(
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(out),
+        "--deployment",
+        "prod",
+        "--today",
+        "2026-11-06",
+    )
     assert code == 0, output
     assert files(out) == files(GOLDEN)
     assert output.splitlines() == [
@@ -91,8 +134,17 @@ def test_a_rerun_writes_nothing_and_changes_nothing(
     prod: Flask, db_path: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "s"
-    args = ("summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "prod",
-            "--today", "2026-11-06")
+    args = (
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(out),
+        "--deployment",
+        "prod",
+        "--today",
+        "2026-11-06",
+    )
     cli(*args)
     before = files(out)
     code, output = cli(*args)
@@ -104,8 +156,19 @@ def test_persistent_threshold_zero_counts_every_system(
     prod: Flask, db_path: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "s"
-    cli("summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "prod",
-        "--today", "2026-11-03", "--persistent-min-age-days", "0")
+    cli(
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(out),
+        "--deployment",
+        "prod",
+        "--today",
+        "2026-11-03",
+        "--persistent-min-age-days",
+        "0",
+    )
     day = json.loads((out / "prod/2026/2026-11-02.json").read_text())
     assert (day["systems"], day["persistent_systems"]) == (2, 2)
     assert day["xyz_component"]["core"] == {"3.21.0": 1, "3.21.1": 1}
@@ -116,8 +179,17 @@ def test_dev_deployment_defaults_to_threshold_zero(
 ) -> None:
     fleet_history(make_app(DEPLOYMENT="dev").test_client(), clock)
     out = tmp_path / "s"
-    cli("summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "dev",
-        "--today", "2026-11-03")
+    cli(
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(out),
+        "--deployment",
+        "dev",
+        "--today",
+        "2026-11-03",
+    )
     day = json.loads((out / "dev/2026/2026-11-02.json").read_text())
     assert (day["systems"], day["persistent_systems"]) == (3, 3)  # the dev build counts on dev
     assert day["xy_component"]["core"] == {"3.21": 2, "3.22": 1}
@@ -128,12 +200,24 @@ def test_an_existing_summary_is_never_touched(prod: Flask, db_path: Path, tmp_pa
     existing = out / "prod/2026/2026-11-03.json"
     existing.parent.mkdir(parents=True)
     existing.write_text("hand-made\n")
-    code, output = cli("summarize", "--db", str(db_path), "--summaries", str(out),
-                       "--deployment", "prod", "--today", "2026-11-06")
+    code, output = cli(
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(out),
+        "--deployment",
+        "prod",
+        "--today",
+        "2026-11-06",
+    )
     assert code == 0, output
     assert existing.read_text() == "hand-made\n"
-    assert sorted(files(out)) == ["prod/2026/2026-11-03.json", "prod/2026/2026-11-04.json",
-                                  "prod/2026/2026-11-05.json"]  # resumes after the newest
+    assert sorted(files(out)) == [
+        "prod/2026/2026-11-03.json",
+        "prod/2026/2026-11-04.json",
+        "prod/2026/2026-11-05.json",
+    ]  # resumes after the newest
 
 
 def test_since_fills_a_hole_and_skips_existing_files(
@@ -155,8 +239,17 @@ def test_a_pruned_day_is_refused_and_nothing_is_written(
     out = tmp_path / "s"
     (out / "prod/2026").mkdir(parents=True)
     shutil.copy(GOLDEN / "prod/2026/2026-11-02.json", out / "prod/2026/2026-11-02.json")
-    code, output = cli("summarize", "--db", str(db_path), "--summaries", str(out),
-                       "--deployment", "prod", "--today", "2026-11-06")
+    code, output = cli(
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(out),
+        "--deployment",
+        "prod",
+        "--today",
+        "2026-11-06",
+    )
     assert code == 1
     assert output.startswith("Error: raw data for 2026-11-03 is no longer kept")
     assert "(oldest kept day: 2026-11-04)" in output
@@ -174,8 +267,16 @@ def test_summarize_commits_once_and_only_when_there_is_something_new(
     (tmp_path / "repo/unrelated.txt").write_text("staged, not ours\n")
     repo.index.add(["unrelated.txt"])
     out = tmp_path / "repo/summaries"
-    args = ["summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "prod",
-            "--commit"]
+    args = [
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(out),
+        "--deployment",
+        "prod",
+        "--commit",
+    ]
     code, output = cli(*args, "--today", "2026-11-05")
     assert code == 0, output
     assert len(list(repo.iter_commits())) == 2
@@ -201,8 +302,18 @@ def test_summarize_commits_once_and_only_when_there_is_something_new(
 def test_commit_outside_a_repository_is_a_clear_error(
     prod: Flask, db_path: Path, tmp_path: Path
 ) -> None:
-    code, output = cli("summarize", "--db", str(db_path), "--summaries", str(tmp_path / "s"),
-                       "--deployment", "prod", "--today", "2026-11-03", "--commit")
+    code, output = cli(
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(tmp_path / "s"),
+        "--deployment",
+        "prod",
+        "--today",
+        "2026-11-03",
+        "--commit",
+    )
     assert code == 1
     assert "is not inside a git repository" in output
 
@@ -219,25 +330,53 @@ def live(prod: Flask) -> Iterator[str]:
 
 def test_both_sources_give_identical_files(live: str, db_path: Path, tmp_path: Path) -> None:
     local, remote = tmp_path / "local", tmp_path / "remote"
-    cli("summarize", "--db", str(db_path), "--summaries", str(local), "--deployment", "prod",
-        "--today", "2026-11-06")
-    code, output = cli("summarize", "--source", live, "--summaries", str(remote),
-                       "--today", "2026-11-06", env={"ANALYTICS_EXPORT_TOKEN": TOKEN})
+    cli(
+        "summarize",
+        "--db",
+        str(db_path),
+        "--summaries",
+        str(local),
+        "--deployment",
+        "prod",
+        "--today",
+        "2026-11-06",
+    )
+    code, output = cli(
+        "summarize",
+        "--source",
+        live,
+        "--summaries",
+        str(remote),
+        "--today",
+        "2026-11-06",
+        env={"ANALYTICS_EXPORT_TOKEN": TOKEN},
+    )
     assert code == 0, output
     assert files(remote) == files(local) == files(GOLDEN)
 
 
 def test_source_deployment_must_match(live: str, tmp_path: Path) -> None:
-    code, output = cli("summarize", "--source", live, "--summaries", str(tmp_path),
-                       "--deployment", "dev", env={"ANALYTICS_EXPORT_TOKEN": TOKEN})
+    code, output = cli(
+        "summarize",
+        "--source",
+        live,
+        "--summaries",
+        str(tmp_path),
+        "--deployment",
+        "dev",
+        env={"ANALYTICS_EXPORT_TOKEN": TOKEN},
+    )
     assert code == 1
     assert "--deployment dev but the source is the prod receiver" in output
 
 
-@pytest.mark.parametrize(("token", "path", "message"), [
-    ("wrong", "", "the export token was refused"),
-    (TOKEN, "/nothing-here", "no export here"),
-])
+@pytest.mark.parametrize(
+    ("token", "path", "message"),
+    [
+        ("wrong", "", "the export token was refused"),
+        (TOKEN, "/nothing-here", "no export here"),
+    ],
+)
 def test_http_source_explains_refusals(live: str, token: str, path: str, message: str) -> None:
     with pytest.raises(SourceError, match=message):
         HttpSource(live + path, token, retries=0).availability()
@@ -263,7 +402,7 @@ def test_http_source_retries_server_errors(prod: Flask, tmp_path: Path) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, backoff=0.01)
-        result = summarize(source, tmp_path, "prod", date(2026, 11, 6))
+        summarize(source, tmp_path, "prod", date(2026, 11, 6))
     finally:
         server.shutdown()
     assert failures["left"] == 0
@@ -278,8 +417,9 @@ def test_http_source_gives_up_after_its_retries(prod: Flask) -> None:
     server = make_server("127.0.0.1", 0, down, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, retries=2,
-                            backoff=0.01)
+        source = HttpSource(
+            f"http://127.0.0.1:{server.server_port}", TOKEN, retries=2, backoff=0.01
+        )
         with pytest.raises(SourceError, match="HTTP 502"):
             source.availability()
     finally:
@@ -294,7 +434,10 @@ def test_no_raw_data_means_nothing_to_do(app: Flask, db_path: Path, tmp_path: Pa
 def test_a_missing_database_is_one_clear_error(tmp_path: Path) -> None:
     code, output = cli("summarize", "--db", str(tmp_path / "none.sqlite3"))
     assert code == 1
-    assert output == f"Error: {tmp_path / 'none.sqlite3'}: no database at {tmp_path / 'none.sqlite3'}\n"
+    assert (
+        output
+        == f"Error: {tmp_path / 'none.sqlite3'}: no database at {tmp_path / 'none.sqlite3'}\n"
+    )
 
 
 def test_writing_over_an_existing_file_is_refused(tmp_path: Path) -> None:

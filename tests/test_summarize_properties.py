@@ -14,28 +14,47 @@ from builder.sources import DayRows
 from builder.summarize import summarize_day
 
 count = st.one_of(st.none(), st.integers(0, 50))
-submission = st.fixed_dictionaries({
-    "age_days": st.integers(0, 40),
-    "online_content_apps": st.one_of(st.none(), st.fixed_dictionaries(
-        {"processes": count, "hosts": count})),
-    "online_workers": st.one_of(st.none(), st.fixed_dictionaries(
-        {"processes": count, "hosts": count})),
-    "components": st.dictionaries(
-        st.sampled_from(["core", "rpm", "file", "container"]),
-        st.from_regex(r"[1-3]\.[0-9]{1,2}\.[0-9]", fullmatch=True), max_size=4,
-    ).map(lambda d: [{"name": n, "version": v} for n, v in d.items()]),
-    "postgresql_version": st.sampled_from([0, 90624, 130004, 150002]),
-    "rbac_stats": st.one_of(st.none(), st.fixed_dictionaries(
-        {k: count for k in ("users", "groups", "domains", "custom_access_policies",
-                            "custom_roles")})),
-})
+submission = st.fixed_dictionaries(
+    {
+        "age_days": st.integers(0, 40),
+        "online_content_apps": st.one_of(
+            st.none(), st.fixed_dictionaries({"processes": count, "hosts": count})
+        ),
+        "online_workers": st.one_of(
+            st.none(), st.fixed_dictionaries({"processes": count, "hosts": count})
+        ),
+        "components": st.dictionaries(
+            st.sampled_from(["core", "rpm", "file", "container"]),
+            st.from_regex(r"[1-3]\.[0-9]{1,2}\.[0-9]", fullmatch=True),
+            max_size=4,
+        ).map(lambda d: [{"name": n, "version": v} for n, v in d.items()]),
+        "postgresql_version": st.sampled_from([0, 90624, 130004, 150002]),
+        "rbac_stats": st.one_of(
+            st.none(),
+            st.fixed_dictionaries(
+                {
+                    k: count
+                    for k in (
+                        "users",
+                        "groups",
+                        "domains",
+                        "custom_access_policies",
+                        "custom_roles",
+                    )
+                }
+            ),
+        ),
+    }
+)
 
 
 def day_rows(submissions: list[dict[str, Any]]) -> DayRows:
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE rows (data TEXT)")
     conn.executemany("INSERT INTO rows VALUES (?)", [(json.dumps(s),) for s in submissions])
-    return DayRows(conn, "(SELECT json_extract(data, '$.age_days') AS age_days, data FROM rows)", ())
+    return DayRows(
+        conn, "(SELECT json_extract(data, '$.age_days') AS age_days, data FROM rows)", ()
+    )
 
 
 def mean(values: list[int | None]) -> float | None:

@@ -1,0 +1,26 @@
+"""docs/cli.md: the help of every command, generated so it never drifts (``make docs``)."""
+
+from __future__ import annotations
+
+import click
+
+from builder.cli import main
+
+
+def render() -> str:
+    parts = [
+        "# Command reference",
+        "",
+        "Generated from the commands' own help by `make docs`; a test keeps it current.",
+        "",
+    ]
+    for name, command in [("", main), *sorted(main.commands.items())]:
+        title = f"pulp-analytics {name}".strip()
+        with click.Context(command, info_name=title, terminal_width=100) as ctx:
+            text = command.get_help(ctx)
+        parts += [f"## `{title}`", "", "```text", text, "```", ""]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(render(), end="")

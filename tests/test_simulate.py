@@ -1,0 +1,105 @@
+"""The simulated fleet: real messages, plausible distributions, and posting over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from builder.fleet import CI_SHARE, DEV_SHARE, PLUGINS, TELEMETRY_SHARE, Fleet, release
+from builder.simulate import SimulateError, simulate
+from receiver.contract import decode
+from tests.conftest import AUTH
+
+
+def test_same_seed_same_fleet() -> None:
+    first = [body for _, body in Fleet(50, seed=4).day(0)]
+    again = [body for _, body in Fleet(50, seed=4).day(0)]
+    other = [body for _, body in Fleet(50, seed=5).day(0)]
+    assert first == again != other
+
+
+def test_messages_decode_and_distributions_are_within_bounds() -> None:
+    fleet = Fleet(2000, seed=1)
+    days = [list(fleet.day(index)) for index in range(3)]
+    for reports in days:
+        systems = [system for system, _ in reports]
+        decoded = [decode(body) for _, body in reports]  # raises on anything invalid
+        assert len({d.system_id for d in decoded}) == len(decoded)
+        share = Counter[str]()
+        for d in decoded:
+            share.update(c["name"] for c in d.data["components"])
+        n = len(decoded)
+        assert share["core"] == n
+        for plugin, (expected, _, _) in PLUGINS.items():
+            assert abs(share[plugin] / n - expected) < 0.05, plugin
+        ci = sum(s.once for s in systems) / 2000
+        assert 0.5 * CI_SHARE <= ci <= 1.5 * CI_SHARE
+        telemetry = sum(d.data["rbac_stats"] is None for d in decoded) / n
+        assert abs(telemetry - TELEMETRY_SHARE) < 0.03
+        assert abs(sum(d.dev for d in decoded) / n - DEV_SHARE) < 0.02
+        workers = [d.data["online_workers"]["processes"] for d in decoded]
+        assert min(workers) >= 1 and max(workers) <= 16
+    ids = [{s.system_id for s, _ in reports} for reports in days]
+    assert len(ids[0] & ids[1]) > 0.9 * 2000  # most systems report every day ...
+    assert len(ids[0] - ids[2]) > 0  # ... some stop, and CI systems report once
+
+
+def test_versions_come_out_in_waves_and_systems_upgrade_with_a_lag() -> None:
+    assert release("core", 0) < release("core", 45) < release("core", 400)
+    fleet = Fleet(500, seed=2)
+    newest = []
+    for index in range(0, 200):
+        reports = list(fleet.day(index))
+        if index in (0, 199):
+            x, y, _ = release("core", index)
+            on_newest = sum(
+                any(
+                    c["name"] == "core" and c["version"].startswith(f"{x}.{y}.")
+                    for c in decode(body).data["components"]
+                )
+                for _, body in reports
+            )
+            newest.append(on_newest / len(reports))
+    assert all(0 < share < 0.9 for share in newest)  # never everyone on the newest release
+
+
+@pytest.fixture
+def live(make_app) -> Iterator[tuple[str, Flask]]:  # type: ignore[no-untyped-def]
+    app = make_app(CLOCK="request-date")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/", app
+    server.shutdown()
+
+
+def test_simulate_posts_history_under_each_day(live: tuple[str, Flask]) -> None:
+    url, app = live
+    seen = []
+    totals = simulate(url, 30, 4, 0, date(2026, 11, 27), on_day=lambda d, a: seen.append(d))
+    assert seen == [date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26), date(2026, 11, 27)]
+    assert set(totals) == {"accepted"}
+    days = app.test_client().get("/export/", headers=AUTH).json["days"]
+    assert [d["date"] for d in days] == [d.isoformat() for d in seen]
+    assert sum(d["systems"] for d in days) == totals["accepted"]
+
+
+def test_simulate_stops_when_the_receiver_ignores_the_day(make_app) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()  # a fixed clock: every report lands on the same day
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(SimulateError, match="ANALYTICS_CLOCK=request-date"):
+            simulate(f"http://127.0.0.1:{server.server_port}/", 10, 3, 0, date(2026, 11, 27))
+    finally:
+        server.shutdown()
+
+
+def test_simulate_explains_an_unreachable_receiver() -> None:
+    with pytest.raises(SimulateError, match=r"cannot post to 127\.0\.0\.1:9"):
+        simulate("http://127.0.0.1:9/", 5, 1, 0, date(2026, 11, 27))
