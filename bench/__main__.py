@@ -1,0 +1,36 @@
+"""``make bench``: every benchmark in turn, one JSON object each; BENCHMARKS.md records them.
+
+    python -m bench [receiver] [summarize] [site]
+
+With no names, runs all three. They take a few minutes (building the 1,000,000-submission
+database the first time takes about a minute more; it is cached in .bench/).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SUITES = {
+    "receiver": ["bench.receiver"],
+    "summarize": ["bench.summarize"],
+    "site": ["bench.site"],
+}
+
+
+def main() -> None:
+    names = sys.argv[1:] or list(SUITES)
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        raise SystemExit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(SUITES)}")
+    failed = []
+    for name in names:
+        print(f"== {name}", flush=True)
+        if subprocess.run([sys.executable, "-m", *SUITES[name]]).returncode:
+            failed.append(name)
+    if failed:
+        raise SystemExit(f"benchmarks failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
