@@ -133,7 +133,9 @@ def tree_cpu(root: int) -> float:
     return total
 
 
-def http_run(seconds: int, connections: int, workers: int | None) -> dict[str, object]:
+def http_run(
+    seconds: int, connections: int, workers: int | None, synchronous: str = "normal"
+) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-receiver-"))
     db = tmp / "receiver.sqlite3"
     port = free_port()
@@ -150,7 +152,10 @@ def http_run(seconds: int, connections: int, workers: int | None) -> dict[str, o
     ]
     if workers:
         command += ["--workers", str(workers)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "ANALYTICS_SYNCHRONOUS": synchronous}
+    server = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     try:
         wait_healthy(url)
         script = tmp / "post.lua"
@@ -186,7 +191,8 @@ def http_run(seconds: int, connections: int, workers: int | None) -> dict[str, o
         "server_cpu_s": round(server_cpu, 1),
         "load_generator_cpu_s": wrk_cpu,
         "command": " ".join([*wrk_command[:-3], "-s", "post.lua", url]),
-        "server": " ".join(["pulp-analytics", *command[1:]]),
+        "server": f"ANALYTICS_SYNCHRONOUS={synchronous} "
+        + " ".join(["pulp-analytics", *command[1:]]),
     }
 
 
@@ -210,12 +216,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--synchronous", choices=("normal", "full"), default="normal")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     result = {
         "benchmark": "receiver accepted submissions",
-        "http": http_run(args.seconds, args.connections, args.workers),
+        "http": http_run(args.seconds, args.connections, args.workers, args.synchronous),
         "in_process_ceiling": ceiling(),
         "targets": {"accepted_per_s": 2000, "p99_ms": 50, "errors": 0},
         "machine": machine(),

@@ -16,8 +16,9 @@ from gunicorn.app.base import BaseApplication
 
 
 def default_workers() -> int:
-    """Two workers per core: one can wait on the disk while the other decodes."""
-    return max(2, 2 * (os.cpu_count() or 1))
+    """One worker per core and one more, to keep the cores busy while a worker waits on the
+    database lock or the disk (the best of 2, 3 and 4 on two cores, see BENCHMARKS.md)."""
+    return max(2, (os.cpu_count() or 1) + 1)
 
 
 class ReceiverServer(BaseApplication):  # type: ignore[misc]
