@@ -47,12 +47,18 @@ TELEMETRY_SHARE = 0.08  # systems on pulpcore 3.18-3.21 sending the old layout
 QUIT_RATE = 0.004  # chance per day that a system stops reporting for good
 
 
+HISTORY_DAYS = 730  # releases began this long before the simulation's first day
+
+
 def release(plugin: str, day_index: int) -> tuple[int, int, int]:
-    """The newest (X, Y, Z) of ``plugin`` on a day of the simulation (day 0 is its start)."""
+    """The newest (X, Y, Z) of ``plugin`` on a day of the simulation (day 0 is its first day).
+
+    The first X.Y of ``PLUGINS`` came out ``HISTORY_DAYS`` before day 0, so on day 0 a system
+    that lags behind finds older releases to run.
+    """
     _, (x, y), every = PLUGINS[plugin]
-    minors = max(0, day_index) // every
-    patch = (max(0, day_index) % every) // PATCH_EVERY_DAYS
-    return x, y + minors, patch
+    age = max(0, day_index + HISTORY_DAYS)
+    return x, y + age // every, (age % every) // PATCH_EVERY_DAYS
 
 
 @dataclass
