@@ -42,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         DEPLOYMENT=settings.deployment,
         COLLECT_DEV_SYSTEMS=settings.collect_dev_systems,
         RETENTION_DAYS=settings.retention_days,
-        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES + 1,  # one byte more tells a chunked body is too big
     )
     Receiver(settings).init_app(app)
     app.register_blueprint(views.bp)

@@ -83,8 +83,11 @@ def log_outcome(response: Response) -> Response:
 @bp.post("/")
 def submit() -> Response | tuple[Response, int]:
     rx = receiver()
+    body = request.get_data(cache=False)
+    if len(body) > MAX_BODY_BYTES:  # a chunked body carries no length to refuse it up front
+        return failure(f"body is larger than {MAX_BODY_BYTES} bytes", 413)
     try:
-        submission = decode(request.get_data(cache=False))
+        submission = decode(body)
     except Rejected as exc:
         return failure(str(exc), 400)
     now = now_utc()

@@ -131,15 +131,24 @@ def test_serve_logs_one_line_per_request_without_system_ids(tmp_path: Path) -> N
             assert post(port, wire.analytics(system))[0] == 200
         assert post(port, wire.analytics(systems[0]))[0] == 200
         assert post(port, b"\xff\xff")[0] == 400
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request(
+            "POST",
+            "/",
+            body=iter([wire.analytics(systems[1], extra=b"\0" * 70000)]),
+            encode_chunked=True,
+        )
+        assert conn.getresponse().status == 413  # a chunked body has no length to check first
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         _, stderr = server.communicate(timeout=30)
     log = stderr.decode()
     lines = [line for line in log.splitlines() if " POST / " in line]
-    assert len(lines) == 5
+    assert len(lines) == 6
     assert sum(" 200 accepted " in line for line in lines) == 3
     assert sum(" 200 duplicate " in line for line in lines) == 1
     assert sum(" 400 body is not a valid Analytics message" in line for line in lines) == 1
+    assert sum(" 413 body is larger than 65536 bytes" in line for line in lines) == 1
     for system in systems:
         assert system not in log
     assert "127.0.0.1" not in "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import uuid
@@ -265,3 +266,37 @@ def test_rejected_posts_on_each_day_are_counted(client: FlaskClient, clock: Cloc
         {"date": "2026-11-02", "systems": 1, "duplicate": 2, "ignored": 0},
         {"date": "2026-11-03", "systems": 1, "duplicate": 0, "ignored": 0},
     ]
+
+
+CHUNKED = {"wsgi.input_terminated": True}  # as gunicorn marks a chunked request body
+
+
+def body_of_size(size: int) -> bytes:
+    """A valid message padded with an unknown field (99) to exactly ``size`` bytes."""
+    base = wire.analytics(SYSTEM)
+    body = base + wire.chunk(99, b"x" * (size - len(base) - 5))  # 2 tag + 3 length bytes
+    assert len(body) == size
+    return body
+
+
+def post_chunked(client: FlaskClient, body: bytes) -> Any:
+    return client.post(
+        "/",
+        input_stream=io.BytesIO(body),
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides=CHUNKED,
+    )
+
+
+@pytest.mark.parametrize("size", [65536 + 1, 65536 * 4])
+def test_chunked_bodies_over_64_kib_get_413(
+    client: FlaskClient, db: sqlite3.Connection, size: int
+) -> None:
+    response = post_chunked(client, body_of_size(size))
+    assert response.status_code == 413
+    assert "larger than 65536 bytes" in response.json["error"]
+    assert stored(db) == (0, 0)
+
+
+def test_a_chunked_body_of_exactly_64_kib_is_accepted(client: FlaskClient) -> None:
+    assert post_chunked(client, body_of_size(65536)).json == {"status": "accepted"}
