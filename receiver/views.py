@@ -150,3 +150,9 @@ def register_error_handlers(app: Flask) -> None:
         if code == 413:
             return failure(f"body is larger than {MAX_BODY_BYTES} bytes", 413)
         return failure(exc.description or exc.name, code)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        """A bug, not the client's doing: logged with its traceback, answered without it."""
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return failure("internal error; the receiver's log has the details", 500)

@@ -300,3 +300,17 @@ def test_chunked_bodies_over_64_kib_get_413(
 
 def test_a_chunked_body_of_exactly_64_kib_is_accepted(client: FlaskClient) -> None:
     assert post_chunked(client, body_of_size(65536)).json == {"status": "accepted"}
+
+
+def test_a_bug_is_answered_as_json_without_a_traceback(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from receiver import views
+
+    def broken(body: bytes) -> Any:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(views, "decode", broken)
+    response = client.post("/", data=wire.analytics(SYSTEM))
+    assert response.status_code == 500
+    assert response.json == {"error": "internal error; the receiver's log has the details"}
