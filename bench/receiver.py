@@ -16,17 +16,14 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.machine import machine
+from builder import receivers
 from builder.fleet import Fleet
 from receiver.contract import decode
 from receiver.store import Store, migrate
@@ -71,24 +68,6 @@ def lua_script(samples: int = 64) -> str:
         tail = body[2 + id_length :]
         tails.append('"' + "".join(f"\\{b}" for b in tail) + '"')
     return LUA % {"tails": ", ".join(tails)}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url + "healthz", timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def parse_wrk(text: str) -> dict[str, float]:
@@ -138,39 +117,17 @@ def http_run(
 ) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-receiver-"))
     db = tmp / "receiver.sqlite3"
-    port = free_port()
+    port = receivers.free_port()
     url = f"http://127.0.0.1:{port}/"
-    command = [
-        str(Path(sys.executable).parent / "pulp-analytics"),
-        "serve",
-        "--port",
-        str(port),
-        "--db",
-        str(db),
-        "--deployment",
-        "prod",
-    ]
-    if workers:
-        command += ["--workers", str(workers)]
-    env = {**os.environ, "ANALYTICS_SYNCHRONOUS": synchronous}
-    server = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-    )
+    env = {"ANALYTICS_SYNCHRONOUS": synchronous}
+    server = receivers.start(db, port, deployment="prod", workers=workers, env=env)
     try:
-        wait_healthy(url)
+        receivers.wait_healthy(url, server)
         script = tmp / "post.lua"
         script.write_text(lua_script())
         server_cpu_before = tree_cpu(server.pid)
-        wrk_command = [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ]
+        wrk_command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                       "-s", str(script), url]  # fmt: skip
         wrk = subprocess.Popen(wrk_command, stdout=subprocess.PIPE, text=True)
         assert wrk.stdout is not None
         output = wrk.stdout.read()
@@ -178,8 +135,10 @@ def http_run(
         wrk.returncode = os.waitstatus_to_exitcode(status)
         server_cpu = tree_cpu(server.pid) - server_cpu_before
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        receivers.stop(server)
+    served = f"pulp-analytics serve --port {port} --db {db} --deployment prod" + (
+        f" --workers {workers}" if workers else ""
+    )
     figures = parse_wrk(output)
     stored = Store(db).conn().execute("SELECT count(*) FROM submissions").fetchone()[0]
     shutil.rmtree(tmp)
@@ -191,8 +150,7 @@ def http_run(
         "server_cpu_s": round(server_cpu, 1),
         "load_generator_cpu_s": wrk_cpu,
         "command": " ".join([*wrk_command[:-3], "-s", "post.lua", url]),
-        "server": f"ANALYTICS_SYNCHRONOUS={synchronous} "
-        + " ".join(["pulp-analytics", *command[1:]]),
+        "server": f"ANALYTICS_SYNCHRONOUS={synchronous} {served}",
     }
 
 

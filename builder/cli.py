@@ -7,6 +7,7 @@ means a bug.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,7 +17,15 @@ import click
 
 from receiver.config import DEPLOYMENTS, ConfigError, load_settings
 
-INSTANCE = Path(__file__).resolve().parent.parent / "receiver" / "instance"
+DB_HELP = "SQLite file (default: ANALYTICS_DATABASE or the receiver's instance folder)."
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
+summaries_option = click.option(
+    "--summaries",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("summaries"),
+    show_default=True,
+    help="Root of the summary files.",
+)
 
 
 class DateType(click.ParamType[date, Any]):
@@ -38,13 +47,20 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-def receiver_db(db: Path | None) -> Path:
-    """``--db``, else ``ANALYTICS_DATABASE``, else the receiver's default file."""
+def receiver_settings(config: dict[str, Any] | None = None) -> Any:
+    """The receiver's settings as the server would read them, with ``config`` on top."""
+    from receiver import instance_path
+
     try:
-        settings = load_settings({"DATABASE": db} if db else {}, INSTANCE)
+        return load_settings(config or {}, instance_path())
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    return settings.database
+
+
+def receiver_db(db: Path | None) -> Path:
+    """``--db``, else ``ANALYTICS_DATABASE``, else the receiver's default file."""
+    database: Path = receiver_settings({"DATABASE": db} if db else {}).database
+    return database
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -56,11 +72,7 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file (default: ANALYTICS_DATABASE or the instance folder).",
-)
+@db_option
 @click.option(
     "--deployment",
     type=click.Choice(DEPLOYMENTS),
@@ -91,7 +103,7 @@ def serve(
         app = create_app(config)
     except (ConfigError, StoreError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    except Exception as exc:  # sqlite3 errors: a file that is not a database, a locked disk
+    except sqlite3.Error as exc:  # a file that is not a database, a locked or full disk
         raise click.ClickException(f"cannot open the database: {exc}") from None
     click.echo(
         f"receiver ({app.config['DEPLOYMENT']}) on http://{host}:{port}/ "
@@ -102,11 +114,7 @@ def serve(
 
 
 @main.command()
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="SQLite file (default: ANALYTICS_DATABASE or the instance folder).",
-)
+@db_option
 @click.option(
     "--keep-days",
     type=click.IntRange(min=1),
@@ -123,41 +131,23 @@ def prune(db: Path | None, keep_days: int | None, today: date | None) -> None:
     """
     from receiver import store
 
-    path = receiver_db(db)
-    if keep_days is None:
-        try:
-            keep_days = load_settings({"DATABASE": path}, INSTANCE).retention_days
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
+    settings = receiver_settings({"DATABASE": db} if db else {})
     try:
-        conn = store.connect(path, readonly=False) if path.is_file() else None
-        if conn is None:
-            raise store.StoreError(f"no database at {path}")
-        store.check_schema(conn)
-        result = store.prune(conn, today or utc_today(), keep_days)
+        conn = store.open_existing(settings.database)
+        result = store.prune(conn, today or utc_today(), keep_days or settings.retention_days)
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"deleted {result.deleted} submissions; oldest kept day is {result.oldest_kept_day}")
 
 
 @main.command()
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Receiver SQLite file (default: ANALYTICS_DATABASE or the instance folder).",
-)
+@db_option
 @click.option(
     "--source",
     metavar="URL",
     help="Read a receiver's export instead; the token comes from ANALYTICS_EXPORT_TOKEN.",
 )
-@click.option(
-    "--summaries",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("summaries"),
-    show_default=True,
-    help="Root of the summary files.",
-)
+@summaries_option
 @click.option(
     "--deployment",
     type=click.Choice(DEPLOYMENTS),
@@ -244,10 +234,8 @@ def resolve_deployment(given: str | None, reported: str | None) -> str:
         )
     if given or reported:
         return given or reported  # type: ignore[return-value]
-    try:
-        return load_settings({}, INSTANCE).deployment
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    deployment: str = receiver_settings().deployment
+    return deployment
 
 
 @main.command()
@@ -274,13 +262,7 @@ def push(branch: str, remote: str, repo: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--summaries",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("summaries"),
-    show_default=True,
-    help="Root of the summary files.",
-)
+@summaries_option
 @click.option("--deployment", type=click.Choice(DEPLOYMENTS), default="prod", show_default=True)
 @click.option(
     "--out",
@@ -390,6 +372,7 @@ def demo(host: str, port: int, systems: int, days: int, seed: int, workdir: Path
     Ctrl-C stops both.
     """
     from builder.demo import DemoError, run_demo
+    from builder.receivers import ReceiverError
     from builder.simulate import SimulateError
     from builder.site import SiteError
     from builder.sources import SourceError
@@ -397,7 +380,7 @@ def demo(host: str, port: int, systems: int, days: int, seed: int, workdir: Path
 
     try:
         run_demo(host, port, systems, days, seed, workdir)
-    except (DemoError, SimulateError, SourceError, SummarizeError, SiteError) as exc:
+    except (DemoError, ReceiverError, SimulateError, SourceError, SummarizeError, SiteError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

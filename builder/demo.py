@@ -9,83 +9,24 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 
+from builder import receivers
 from builder.simulate import simulate, summary_line
 from builder.sources import HttpSource
 from builder.summarize import summarize
 
 
 class DemoError(RuntimeError):
-    """The demo cannot start (port taken, receiver failed)."""
-
-
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            raise DemoError(f"port {port} is in use; pick another with --port") from None
-
-
-def start_receiver(work: Path, host: str, port: int, token: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "ANALYTICS_DEPLOYMENT": "dev",
-        "ANALYTICS_CLOCK": "request-date",
-        "ANALYTICS_EXPORT_TOKEN": token,
-        "ANALYTICS_SITE_DIR": str(work / "site"),
-    }
-    command = [
-        str(Path(sys.executable).parent / "pulp-analytics"),
-        "serve",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--db",
-        str(work / "receiver.sqlite3"),
-        "--workers",
-        "2",
-    ]
-    log = (work / "receiver.log").open("ab")
-    return subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DemoError(f"the receiver exited; see {log}")
-        try:
-            with urllib.request.urlopen(url + "healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise DemoError(f"the receiver did not answer within 30 s; see {log}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    """The demo cannot go on (the receiver stopped)."""
 
 
 def run_demo(
@@ -99,16 +40,28 @@ def run_demo(
 ) -> None:
     from builder.site import build_site
 
-    check_port_free(host, port)
+    receivers.check_port_free(host, port)
     work = workdir or Path(tempfile.mkdtemp(prefix="pulp-analytics-demo-"))
     (work / "site").mkdir(parents=True, exist_ok=True)
     url = f"http://{host}:{port}/"
     token = secrets.token_urlsafe(24)
     today = datetime.now(UTC).date()
     started = time.monotonic()
-    receiver = start_receiver(work, host, port, token)
+    env = {
+        "ANALYTICS_DEPLOYMENT": "dev",
+        "ANALYTICS_CLOCK": "request-date",  # the simulated history carries its days
+        "ANALYTICS_EXPORT_TOKEN": token,
+        "ANALYTICS_SITE_DIR": str(work / "site"),
+    }
+    log = (work / "receiver.log").open("ab")
+    receiver = receivers.start(
+        work / "receiver.sqlite3", port, host=host, workers=2, env=env, log=log
+    )
     try:
-        wait_healthy(url, receiver, work / "receiver.log")
+        try:
+            receivers.wait_healthy(url, receiver)
+        except receivers.ReceiverError as exc:
+            raise DemoError(f"{exc}; see {work / 'receiver.log'}") from None
         echo(f"[1/4] receiver (dev) on {url}, database {work / 'receiver.sqlite3'}")
         simulate_history(url, systems, days, seed, today, echo)
         summaries = work / "summaries"
@@ -131,7 +84,8 @@ def run_demo(
     except KeyboardInterrupt:
         echo("\nstopping...")
     finally:
-        stop(receiver)
+        receivers.stop(receiver)
+        log.close()
     echo(f"stopped; the demo's files are in {work}")
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import git
 
-from builder.demo import stop, wait_healthy
+from builder import receivers
 from builder.fleet import Fleet, days_back
 from builder.summary import DEPLOYMENTS, iter_summary_files
 
@@ -64,28 +64,6 @@ def seed_history(db: Path, deployment: str, systems: int, days: int, today: date
         clock.now = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
         for _, body in fleet.day(index):
             assert client.post("/", data=body).status_code == 200
-
-
-def start_receiver(db: Path, deployment: str, port: int, token: str) -> subprocess.Popen[bytes]:
-    log = (db.parent / f"{deployment}.log").open("ab")
-    return subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "pulp-analytics"),
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            str(db),
-            "--deployment",
-            deployment,
-            "--workers",
-            "1",
-        ],
-        env={**os.environ, "ANALYTICS_EXPORT_TOKEN": token},
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
 
 
 def make_remote(work: Path) -> Path:
@@ -229,14 +207,6 @@ def build_pages(remote: Path, work: Path) -> Path:
     return public
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run(work: Path, systems: int = 40, days: int = 4) -> list[str]:
     """Run the night; return what happened, line by line."""
     today = datetime.now(UTC).date()
@@ -244,14 +214,20 @@ def run(work: Path, systems: int = 40, days: int = 4) -> list[str]:
     tokens = {d: secrets.token_urlsafe(16) for d in BRANCHES}
     urls: dict[str, str] = {}
     servers = []
+    server_logs = []
     try:
         for deployment in BRANCHES:
             db = work / f"{deployment}.sqlite3"
             seed_history(db, deployment, systems, days, today)
-            port = free_port()
-            servers.append(start_receiver(db, deployment, port, tokens[deployment]))
+            port = receivers.free_port()
+            server_log = (work / f"{deployment}.log").open("ab")
+            server_logs.append(server_log)
+            servers.append(receivers.start(
+                db, port, deployment=deployment, workers=1,
+                env={"ANALYTICS_EXPORT_TOKEN": tokens[deployment]}, log=server_log,
+            ))  # fmt: skip
             urls[deployment] = f"http://127.0.0.1:{port}/"
-            wait_healthy(urls[deployment], servers[-1], work / f"{deployment}.log")
+            receivers.wait_healthy(urls[deployment], servers[-1])
             log.append(f"{deployment} receiver on {urls[deployment]} with {days} days of reports")
         remote = make_remote(work)
         log.append(f"remote {remote} with main and dev")
@@ -274,7 +250,9 @@ def run(work: Path, systems: int = 40, days: int = 4) -> list[str]:
         log.append(f"pages: prod at {public}, dev at {public / 'dev'}")
     finally:
         for server in servers:
-            stop(server)
+            receivers.stop(server)
+        for server_log in server_logs:
+            server_log.close()
     return log
 
 

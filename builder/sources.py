@@ -73,10 +73,9 @@ class LocalSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.conn = store.connect(path, readonly=True)
-            store.check_schema(self.conn)
-        except (store.StoreError, sqlite3.Error) as exc:
-            raise SourceError(f"{path}: {exc}") from None
+            self.conn = store.open_existing(path, readonly=True)
+        except store.StoreError as exc:
+            raise SourceError(str(exc)) from None
 
     def describe(self) -> str:
         return str(self.path)

@@ -15,7 +15,7 @@ from receiver.config import ConfigError, Settings, load_settings
 from receiver.contract import MAX_BODY_BYTES
 from receiver.store import Store
 
-__all__ = ["ConfigError", "Receiver", "create_app"]
+__all__ = ["ConfigError", "Receiver", "create_app", "instance_path"]
 
 
 class Receiver:
@@ -28,6 +28,11 @@ class Receiver:
     def init_app(self, app: Flask) -> None:
         app.extensions["analytics"] = self
         self.store.migrate(self.settings.clock().date())
+
+
+def instance_path() -> Path:
+    """Flask's instance folder for the receiver, where its database goes by default."""
+    return Path(Flask(__name__, instance_relative_config=True).instance_path)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

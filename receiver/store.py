@@ -150,6 +150,18 @@ def migrate(conn: sqlite3.Connection, today: date) -> list[str]:
     return applied
 
 
+def open_existing(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to a receiver database that must already exist and be migrated."""
+    if not path.is_file():
+        raise StoreError(f"no database at {path}")
+    try:
+        conn = connect(path, readonly=readonly)
+        check_schema(conn)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: {exc}") from None
+    return conn
+
+
 def check_schema(conn: sqlite3.Connection) -> None:
     """Raise StoreError unless ``conn`` holds a fully migrated receiver database."""
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from builder import receivers
 from tests import wire
 from tests.browser import chromium, wait_drawn
 
@@ -19,16 +20,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CLI = str(Path(sys.executable).parent / "pulp-analytics")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_demo_serves_a_populated_site_and_the_receiver_then_stops_on_ctrl_c(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
+    port = receivers.free_port()
     demo = subprocess.Popen(
         [
             CLI,

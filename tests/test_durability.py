@@ -6,7 +6,6 @@ import http.client
 import multiprocessing
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from builder import receivers
 from tests import wire
 
 pytestmark = pytest.mark.slow
@@ -51,36 +51,11 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert rows == 700
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(
-    db: Path, *extra: str, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    server = subprocess.Popen(
-        [CLI, "serve", "--port", str(port), "--db", str(db), "--workers", "2", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env={**os.environ, **(env or {})},
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server, port
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError(
-        f"server did not start: {server.stderr.read().decode() if server.stderr else ''}"
-    )
+def start_server(db: Path, log: int = subprocess.DEVNULL) -> tuple[subprocess.Popen[bytes], int]:
+    port = receivers.free_port()
+    server = receivers.start(db, port, workers=2, log=log)
+    receivers.wait_healthy(f"http://127.0.0.1:{port}/", server)
+    return server, port
 
 
 def post(port: int, body: bytes) -> tuple[int, bytes]:
@@ -124,7 +99,7 @@ def test_a_killed_server_keeps_every_submission_it_accepted(tmp_path: Path) -> N
 
 
 def test_serve_logs_one_line_per_request_without_system_ids(tmp_path: Path) -> None:
-    server, port = start_server(tmp_path / "a.sqlite3")
+    server, port = start_server(tmp_path / "a.sqlite3", log=subprocess.PIPE)
     systems = [str(uuid.uuid4()) for _ in range(3)]
     try:
         for system in systems:

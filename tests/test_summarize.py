@@ -30,65 +30,41 @@ A, B, C, D, E = (f"{n}" * 32 for n in "abcde")
 def fleet_history(client: FlaskClient, clock: Clock) -> None:
     """Four days on a prod receiver: upgrades, a dev build, an old client, a duplicate, a gap."""
     full = {"users": 5, "groups": 1, "domains": 0, "custom_access_policies": 0, "custom_roles": 2}
-    clock.set_day(date(2026, 11, 2))
-    client.post(
-        "/",
-        data=wire.analytics(
-            A,
-            [("core", "3.21.0"), ("rpm", "3.19.4")],
-            workers={"processes": 4, "hosts": 2},
-            content_apps={"processes": 2, "hosts": 1},
-            postgresql_version=130004,
-            rbac=full,
-        ),
-    )
-    client.post(
-        "/",
-        data=wire.telemetry(
-            B, [("core", "3.21.1"), ("file", "1.10.0")], workers={"processes": 1, "hosts": 1}
-        ),
-    )
-    client.post("/", data=wire.analytics(C, [("core", "3.22.0.dev")]))  # ignored on prod
-    clock.set_day(date(2026, 11, 3))
-    client.post(
-        "/",
-        data=wire.analytics(
-            A,
-            [("core", "3.21.0"), ("rpm", "3.19.4")],
-            workers={"processes": 4, "hosts": 2},
-            content_apps={"processes": 2, "hosts": 1},
-            postgresql_version=130004,
-            rbac=full,
-        ),
-    )
-    client.post("/", data=wire.analytics(A, [("core", "3.99.0")]))  # duplicate: first one wins
-    client.post(
-        "/",
-        data=wire.telemetry(
-            B, [("core", "3.21.1"), ("file", "1.10.0")], workers={"processes": 2, "hosts": None}
-        ),
-    )
-    client.post(
-        "/",
-        data=wire.analytics(
-            D, [("core", "3.9.0")], postgresql_version=90624, rbac={**full, "users": 1}
-        ),
-    )
-    # 2026-11-04: nobody reports
-    clock.set_day(date(2026, 11, 5))
-    client.post(
-        "/",
-        data=wire.analytics(
-            A,
-            [("core", "3.22.0"), ("rpm", "3.20.0"), ("container", "2.10.3")],
-            workers={"processes": 3, "hosts": 1},
-            postgresql_version=140005,
-            rbac={**full, "users": 12},
-        ),
-    )
-    client.post("/", data=wire.analytics(E, [("core", "3.22.0")], postgresql_version=140005))
-    clock.set_day(date(2026, 11, 6))
-    client.post("/", data=wire.analytics(E, [("core", "3.22.1")]))  # today: not summarized
+    a_before_upgrade = wire.analytics(
+        A, [("core", "3.21.0"), ("rpm", "3.19.4")], workers={"processes": 4, "hosts": 2},
+        content_apps={"processes": 2, "hosts": 1}, postgresql_version=130004, rbac=full,
+    )  # fmt: skip
+    a_after_upgrade = wire.analytics(
+        A, [("core", "3.22.0"), ("rpm", "3.20.0"), ("container", "2.10.3")],
+        workers={"processes": 3, "hosts": 1}, postgresql_version=140005,
+        rbac={**full, "users": 12},
+    )  # fmt: skip
+    b_files = [("core", "3.21.1"), ("file", "1.10.0")]
+    days = {
+        date(2026, 11, 2): [
+            a_before_upgrade,
+            wire.telemetry(B, b_files, workers={"processes": 1, "hosts": 1}),
+            wire.analytics(C, [("core", "3.22.0.dev")]),  # ignored on prod
+        ],
+        date(2026, 11, 3): [
+            a_before_upgrade,
+            wire.analytics(A, [("core", "3.99.0")]),  # a duplicate: the first report wins
+            wire.telemetry(B, b_files, workers={"processes": 2, "hosts": None}),
+            wire.analytics(
+                D, [("core", "3.9.0")], postgresql_version=90624, rbac={**full, "users": 1}
+            ),
+        ],
+        # 2026-11-04: nobody reports
+        date(2026, 11, 5): [
+            a_after_upgrade,
+            wire.analytics(E, [("core", "3.22.0")], postgresql_version=140005),
+        ],
+        date(2026, 11, 6): [wire.analytics(E, [("core", "3.22.1")])],  # today: not summarized
+    }
+    for day, bodies in days.items():
+        clock.set_day(day)
+        for body in bodies:
+            assert client.post("/", data=body).status_code == 200
 
 
 @pytest.fixture
@@ -103,23 +79,17 @@ def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def summarize_prod(db: Path, out: Path, *args: str) -> tuple[int, str]:
+    return cli("summarize", "--db", str(db), "--summaries", str(out), "--deployment", "prod", *args)
+
+
 def files(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.json"))}
 
 
 def test_golden_summaries(prod: Flask, db_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "summaries"
-    code, output = cli(
-        "summarize",
-        "--db",
-        str(db_path),
-        "--summaries",
-        str(out),
-        "--deployment",
-        "prod",
-        "--today",
-        "2026-11-06",
-    )
+    code, output = summarize_prod(db_path, out, "--today", "2026-11-06")
     assert code == 0, output
     assert files(out) == files(GOLDEN)
     assert output.splitlines() == [
@@ -156,19 +126,7 @@ def test_persistent_threshold_zero_counts_every_system(
     prod: Flask, db_path: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "s"
-    cli(
-        "summarize",
-        "--db",
-        str(db_path),
-        "--summaries",
-        str(out),
-        "--deployment",
-        "prod",
-        "--today",
-        "2026-11-03",
-        "--persistent-min-age-days",
-        "0",
-    )
+    summarize_prod(db_path, out, "--today", "2026-11-03", "--persistent-min-age-days", "0")
     day = json.loads((out / "prod/2026/2026-11-02.json").read_text())
     assert (day["systems"], day["persistent_systems"]) == (2, 2)
     assert day["xyz_component"]["core"] == {"3.21.0": 1, "3.21.1": 1}
@@ -200,17 +158,7 @@ def test_an_existing_summary_is_never_touched(prod: Flask, db_path: Path, tmp_pa
     existing = out / "prod/2026/2026-11-03.json"
     existing.parent.mkdir(parents=True)
     existing.write_text("hand-made\n")
-    code, output = cli(
-        "summarize",
-        "--db",
-        str(db_path),
-        "--summaries",
-        str(out),
-        "--deployment",
-        "prod",
-        "--today",
-        "2026-11-06",
-    )
+    code, output = summarize_prod(db_path, out, "--today", "2026-11-06")
     assert code == 0, output
     assert existing.read_text() == "hand-made\n"
     assert sorted(files(out)) == [
@@ -239,17 +187,7 @@ def test_a_pruned_day_is_refused_and_nothing_is_written(
     out = tmp_path / "s"
     (out / "prod/2026").mkdir(parents=True)
     shutil.copy(GOLDEN / "prod/2026/2026-11-02.json", out / "prod/2026/2026-11-02.json")
-    code, output = cli(
-        "summarize",
-        "--db",
-        str(db_path),
-        "--summaries",
-        str(out),
-        "--deployment",
-        "prod",
-        "--today",
-        "2026-11-06",
-    )
+    code, output = summarize_prod(db_path, out, "--today", "2026-11-06")
     assert code == 1
     assert output.startswith("Error: raw data for 2026-11-03 is no longer kept")
     assert "(oldest kept day: 2026-11-04)" in output
@@ -302,18 +240,7 @@ def test_summarize_commits_once_and_only_when_there_is_something_new(
 def test_commit_outside_a_repository_is_a_clear_error(
     prod: Flask, db_path: Path, tmp_path: Path
 ) -> None:
-    code, output = cli(
-        "summarize",
-        "--db",
-        str(db_path),
-        "--summaries",
-        str(tmp_path / "s"),
-        "--deployment",
-        "prod",
-        "--today",
-        "2026-11-03",
-        "--commit",
-    )
+    code, output = summarize_prod(db_path, tmp_path / "s", "--today", "2026-11-03", "--commit")
     assert code == 1
     assert "is not inside a git repository" in output
 
@@ -330,17 +257,7 @@ def live(prod: Flask) -> Iterator[str]:
 
 def test_both_sources_give_identical_files(live: str, db_path: Path, tmp_path: Path) -> None:
     local, remote = tmp_path / "local", tmp_path / "remote"
-    cli(
-        "summarize",
-        "--db",
-        str(db_path),
-        "--summaries",
-        str(local),
-        "--deployment",
-        "prod",
-        "--today",
-        "2026-11-06",
-    )
+    summarize_prod(db_path, local, "--today", "2026-11-06")
     code, output = cli(
         "summarize",
         "--source",
@@ -432,12 +349,10 @@ def test_no_raw_data_means_nothing_to_do(app: Flask, db_path: Path, tmp_path: Pa
 
 
 def test_a_missing_database_is_one_clear_error(tmp_path: Path) -> None:
-    code, output = cli("summarize", "--db", str(tmp_path / "none.sqlite3"))
-    assert code == 1
-    assert (
-        output
-        == f"Error: {tmp_path / 'none.sqlite3'}: no database at {tmp_path / 'none.sqlite3'}\n"
-    )
+    missing = tmp_path / "none.sqlite3"
+    code, output = cli("summarize", "--db", str(missing))
+    assert (code, output) == (1, f"Error: no database at {missing}\n")
+    assert not missing.exists()  # looking did not create it
 
 
 def test_writing_over_an_existing_file_is_refused(tmp_path: Path) -> None:
