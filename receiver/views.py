@@ -31,6 +31,7 @@ from receiver import Receiver
 from receiver.contract import MAX_BODY_BYTES, Rejected, decode
 
 log = logging.getLogger("receiver")
+PUBLISHED_SITE = "https://pulp.github.io/pulp-analytics/"  # mkdocs.yml's site_url
 bp = Blueprint("receiver", __name__)
 
 
@@ -120,12 +121,13 @@ def front_page() -> ResponseReturnValue:
     if settings.site_dir:
         return send_from_directory(settings.site_dir, "index.html")
     name = escape(settings.deployment)
+    site = PUBLISHED_SITE + ("dev/" if settings.deployment == "dev" else "")
     page = (
         "<!doctype html><html lang=en><meta charset=utf-8>"
         f"<title>Pulp analytics receiver ({name})</title>"
         f"<h1>Pulp analytics receiver ({name})</h1>"
         "<p>Pulp installations post their daily usage report here. The charts are published on "
-        '<a href="https://pulpproject.org/analytics/">the Pulp analytics site</a>.</p>'
+        f'<a href="{site}">the Pulp analytics site</a>.</p>'
     )
     return Response(page, mimetype="text/html")
 

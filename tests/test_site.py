@@ -200,7 +200,7 @@ def test_revision_and_prod_links(built: tuple[Path, Path]) -> None:
     page = (site / "index.html").read_text(encoding="utf-8")
     assert f'<meta name="revision" content="{REVISION}">' in page
     assert "pa-dev-banner" not in page
-    assert '<script src="/assets/analytics.js">' in (site / "404.html").read_text()
+    assert '<script src="/pulp-analytics/assets/analytics.js">' in (site / "404.html").read_text()
 
 
 def test_nothing_is_loaded_from_another_host(built: tuple[Path, Path]) -> None:
@@ -239,8 +239,13 @@ def test_dev_build_has_a_banner_and_its_base_path(tmp_path: Path) -> None:
     assert 'class="pa-dev-banner"' in page and "Development deployment." in page
     assert f'<meta name="revision" content="{head}">' in page
     assert "<title>Pulp analytics (dev)</title>" in page
-    assert '<script src="/dev/assets/analytics.js">' in (tmp_path / "site/404.html").read_text()
-    assert "https://analytics.pulpproject.org/dev/" in (tmp_path / "site/sitemap.xml").read_text()
+    assert (
+        '<script src="/pulp-analytics/dev/assets/analytics.js">'
+        in (tmp_path / "site/404.html").read_text()
+    )
+    assert (
+        "https://pulp.github.io/pulp-analytics/dev/" in (tmp_path / "site/sitemap.xml").read_text()
+    )
     for path in html_files(tmp_path / "site"):
         if path.name != "404.html":
             assert not re.search(r'(?:href|src)="/(?!/)', path.read_text()), path
