@@ -104,20 +104,9 @@ def test_a_rerun_writes_nothing_and_changes_nothing(
     prod: Flask, db_path: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "s"
-    args = (
-        "summarize",
-        "--db",
-        str(db_path),
-        "--summaries",
-        str(out),
-        "--deployment",
-        "prod",
-        "--today",
-        "2026-11-06",
-    )
-    cli(*args)
+    summarize_prod(db_path, out, "--today", "2026-11-06")
     before = files(out)
-    code, output = cli(*args)
+    code, output = summarize_prod(db_path, out, "--today", "2026-11-06")
     assert (code, files(out)) == (0, before)
     assert "nothing to summarize" in output
 
@@ -172,10 +161,9 @@ def test_since_fills_a_hole_and_skips_existing_files(
     prod: Flask, db_path: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "s"
-    args = ["summarize", "--db", str(db_path), "--summaries", str(out), "--deployment", "prod"]
-    cli(*args, "--today", "2026-11-06")
+    summarize_prod(db_path, out, "--today", "2026-11-06")
     (out / "prod/2026/2026-11-03.json").unlink()
-    code, output = cli(*args, "--since", "2026-11-03", "--today", "2026-11-04")
+    code, output = summarize_prod(db_path, out, "--since", "2026-11-03", "--today", "2026-11-04")
     assert code == 0, output
     assert files(out) == files(GOLDEN)
 
@@ -205,17 +193,7 @@ def test_summarize_commits_once_and_only_when_there_is_something_new(
     (tmp_path / "repo/unrelated.txt").write_text("staged, not ours\n")
     repo.index.add(["unrelated.txt"])
     out = tmp_path / "repo/summaries"
-    args = [
-        "summarize",
-        "--db",
-        str(db_path),
-        "--summaries",
-        str(out),
-        "--deployment",
-        "prod",
-        "--commit",
-    ]
-    code, output = cli(*args, "--today", "2026-11-05")
+    code, output = summarize_prod(db_path, out, "--commit", "--today", "2026-11-05")
     assert code == 0, output
     assert len(list(repo.iter_commits())) == 2
     head = repo.head.commit
@@ -229,10 +207,10 @@ def test_summarize_commits_once_and_only_when_there_is_something_new(
     assert not repo.is_dirty(untracked_files=True, index=False, working_tree=True)
     assert [d.a_path for d in repo.index.diff("HEAD")] == ["unrelated.txt"]  # still staged
 
-    code, output = cli(*args, "--today", "2026-11-05")
+    code, output = summarize_prod(db_path, out, "--commit", "--today", "2026-11-05")
     assert "nothing to summarize" in output
     assert len(list(repo.iter_commits())) == 2
-    code, output = cli(*args, "--today", "2026-11-06")
+    code, output = summarize_prod(db_path, out, "--commit", "--today", "2026-11-06")
     assert repo.head.commit.message.startswith("summaries(prod): 2026-11-05\n")
     assert len(list(repo.iter_commits())) == 3
 
