@@ -27,7 +27,15 @@ RELEASE_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 
 
 class Rejected(ValueError):
-    """The body is not a submission this receiver accepts; the message says why."""
+    """The body is not a submission this receiver accepts; the message says why.
+
+    ``logged`` is the same reason without anything the client wrote (a malformed system id
+    may well identify a machine): it is what the request log shows.
+    """
+
+    def __init__(self, message: str, logged: str | None = None) -> None:
+        super().__init__(message)
+        self.logged = logged or message
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,10 @@ def decode(body: bytes) -> Submission:
     missing = cast(Any, message).FindInitializationErrors()  # not in the type stubs
     if missing:
         raise Rejected(f"missing required field {missing[0]}")
+    if len(message.components) > MAX_COMPONENTS:
+        raise Rejected(f"{len(message.components)} components is more than {MAX_COMPONENTS}")
     components = [_component(c) for c in message.components]
-    _check_components(components)
+    _check_unique(components)
     data = message_to_data(message, skip=("system_id",))
     dev = any(not RELEASE_VERSION.fullmatch(version) for _, version in components)
     return Submission(system_id=system_id, data=data, raw=bytes(body), dev=dev)
@@ -69,14 +79,19 @@ def _system_id(message: Analytics) -> str:
     try:
         return str(uuid.UUID(text.strip()))
     except ValueError:
-        raise Rejected(f"system_id is not a UUID: {text[:80]!r}") from None
+        raise Rejected(
+            f"system_id is not a UUID: {text[:80]!r}", logged="system_id is not a UUID"
+        ) from None
 
 
 def _component(component: Analytics.Component) -> tuple[str, str]:
     name = _text(component.name, "a component name")
-    version = _text(component.version, f"the version of component {name[:64]!r}")
     if not COMPONENT_NAME.fullmatch(name):
-        raise Rejected(f"component name {name[:80]!r} is not 1-64 of [a-z0-9_]")
+        raise Rejected(
+            f"component name {name[:80]!r} is not 1-64 of [a-z0-9_]",
+            logged="a component name is not 1-64 of [a-z0-9_]",
+        )
+    version = _text(component.version, f"the version of component {name!r}")
     if not version:
         raise Rejected(f"component {name!r} has an empty version")
     if len(version) > MAX_VERSION_LENGTH:
@@ -84,9 +99,7 @@ def _component(component: Analytics.Component) -> tuple[str, str]:
     return name, version
 
 
-def _check_components(components: list[tuple[str, str]]) -> None:
-    if len(components) > MAX_COMPONENTS:
-        raise Rejected(f"{len(components)} components is more than {MAX_COMPONENTS}")
+def _check_unique(components: list[tuple[str, str]]) -> None:
     seen: set[str] = set()
     for name, _ in components:
         if name in seen:

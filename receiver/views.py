@@ -56,8 +56,9 @@ def answer(status: str) -> Response:
     return Response(ANSWERS[status], mimetype="application/json")
 
 
-def failure(reason: str, code: int) -> tuple[Response, int]:
-    g.outcome = reason
+def failure(reason: str, code: int, logged: str | None = None) -> tuple[Response, int]:
+    """An error answer; the log gets ``logged`` (no client data) when given, else the reason."""
+    g.outcome = logged or reason
     return jsonify(error=reason), code
 
 
@@ -73,7 +74,7 @@ def log_outcome(response: Response) -> Response:
     log.info(
         "%s %s %d %s %.1fms",
         request.method,
-        request.path,
+        json.dumps(request.path)[1:-1],  # control characters escaped: one request, one line
         response.status_code,
         g.get("outcome", "-"),
         elapsed,
@@ -90,7 +91,7 @@ def submit() -> Response | tuple[Response, int]:
     try:
         submission = decode(body)
     except Rejected as exc:
-        return failure(str(exc), 400)
+        return failure(str(exc), 400, exc.logged)
     now = now_utc()
     try:
         if submission.dev and not rx.settings.collect_dev_systems:

@@ -113,6 +113,7 @@ def test_serve_logs_one_line_per_request_without_system_ids(tmp_path: Path) -> N
             assert post(port, wire.analytics(system))[0] == 200
         assert post(port, wire.analytics(systems[0]))[0] == 200
         assert post(port, b"\xff\xff")[0] == 400
+        assert post(port, wire.analytics("laptop-of-jane.example.org"))[0] == 400
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request(
             "POST",
@@ -126,7 +127,9 @@ def test_serve_logs_one_line_per_request_without_system_ids(tmp_path: Path) -> N
         _, stderr = server.communicate(timeout=30)
     log = stderr.decode()
     lines = [line for line in log.splitlines() if " POST / " in line]
-    assert len(lines) == 6
+    assert len(lines) == 7
+    assert sum(" 400 system_id is not a UUID " in line for line in lines) == 1
+    assert "jane" not in log  # what a client sent in a malformed system id is not logged
     assert sum(" 200 accepted " in line for line in lines) == 3
     assert sum(" 200 duplicate " in line for line in lines) == 1
     assert sum(" 400 body is not a valid Analytics message" in line for line in lines) == 1
