@@ -222,6 +222,8 @@ def summarize(
             click.echo(f"committed {len(paths)} summaries as {sha[:12]}")
     except (SourceError, engine.SummarizeError, gitcommit.CommitError) as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:  # the receiver's file is locked, damaged or on a failing disk
+        raise click.ClickException(f"reading {reader.describe()} failed: {exc}") from None
     finally:
         reader.close()
 

@@ -10,13 +10,14 @@ for both, so the two always give identical summaries.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import sqlite3
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -109,11 +110,18 @@ class HttpSource:
         self.retries = retries
         self.backoff = backoff
         self._tmp = tempfile.TemporaryDirectory(prefix="pulp-analytics-")
+        self._index: Availability | None = None
 
     def describe(self) -> str:
         return self.base
 
     def availability(self) -> Availability:
+        """The receiver's index of kept days, fetched once per run."""
+        if self._index is None:
+            self._index = self._read_index()
+        return self._index
+
+    def _read_index(self) -> Availability:
         index = self._fetch("/export/", lambda response: json.load(response))
         try:
             days = {date.fromisoformat(d["date"]): d for d in index["days"]}
@@ -152,23 +160,26 @@ class HttpSource:
 
     @staticmethod
     def _load(conn: sqlite3.Connection, response: IO[bytes]) -> int:
-        """Stream JSON lines into ``rows``; on a retry the table is emptied first."""
+        """Stream JSON lines into ``rows``, all or nothing (a retry starts from an empty table).
+
+        A response that ends before its announced length raises IncompleteRead, which the
+        caller retries like a lost connection.
+        """
         conn.execute("BEGIN")
-        conn.execute("DELETE FROM rows")
-        batch: list[tuple[str]] = []
-        count = 0
-        for line in response:
-            text = line.decode("utf-8").strip()
-            if not text:
-                continue
-            batch.append((text,))
-            if len(batch) == INSERT_BATCH:
+        try:
+            conn.execute("DELETE FROM rows")
+            count = 0
+            for batch in _batches(response):
                 conn.executemany("INSERT INTO rows (data) VALUES (?)", batch)
                 count += len(batch)
-                batch.clear()
-        conn.executemany("INSERT INTO rows (data) VALUES (?)", batch)
+            missing = getattr(response, "length", None)
+            if missing:  # iterating stops quietly at end of stream; the length does not lie
+                raise http.client.IncompleteRead(b"", missing)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         conn.execute("COMMIT")
-        return count + len(batch)
+        return count
 
     def _fetch(self, path: str, read: Any) -> Any:
         """GET ``path`` and hand the response to ``read``; retry what may pass, explain the rest."""
@@ -182,7 +193,7 @@ class HttpSource:
                 if exc.code < 500 or attempt == self.retries:
                     raise SourceError(_explain(url, exc)) from None
                 problem = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError, ConnectionError) as exc:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 if attempt == self.retries:
                     raise SourceError(f"{url}: cannot read the export ({exc})") from None
                 problem = str(exc)
@@ -193,6 +204,22 @@ class HttpSource:
 
     def close(self) -> None:
         self._tmp.cleanup()
+
+
+def _batches(lines: Iterable[bytes]) -> Iterator[list[tuple[str]]]:
+    """Non-empty lines as text, in batches for executemany."""
+    batch: list[tuple[str]] = []
+    for line in lines:
+        try:
+            text = line.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise SourceError("the export holds a line that is not UTF-8") from None
+        if text:
+            batch.append((text,))
+        if len(batch) == INSERT_BATCH:
+            yield batch
+            batch = []
+    yield batch
 
 
 def _explain(url: str, exc: urllib.error.HTTPError) -> str:

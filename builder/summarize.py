@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
-from builder.sources import DayRows, Source
+from builder.sources import Availability, DayRows, Source
 from builder.summary import Summary, newest_day, summary_path
 
 DEFAULT_MIN_AGE = {"prod": 1, "dev": 0}
@@ -145,10 +145,14 @@ def days_between(first: date, last: date) -> Iterator[date]:
 
 
 def plan_days(
-    source: Source, root: Path, deployment: str, today: date, since: date | None
+    source: Source,
+    available: Availability,
+    root: Path,
+    deployment: str,
+    today: date,
+    since: date | None,
 ) -> tuple[list[date], list[date]]:
     """(days to write, days skipped because their file exists); raises when data is gone."""
-    available = source.availability()
     newest = newest_day(root, deployment)
     if since is not None:
         first = since
@@ -187,11 +191,10 @@ def summarize(
 ) -> RunResult:
     """Write the summary of every missing complete day; never overwrite an existing file."""
     min_age = DEFAULT_MIN_AGE[deployment] if min_age is None else min_age
-    todo, skipped = plan_days(source, root, deployment, today, since)
-    available = source.availability() if todo else None
+    available = source.availability()
+    todo, skipped = plan_days(source, available, root, deployment, today, since)
     result = RunResult(skipped=skipped)
     for day in todo:
-        assert available is not None
         with source.day(day) as rows:
             summary = summarize_day(rows, day, deployment, min_age, available.rejected_on(day))
         expected = available.systems.get(day, 0)

@@ -342,3 +342,42 @@ def test_writing_over_an_existing_file_is_refused(tmp_path: Path) -> None:
         write_new(target, "second\n")
     assert target.read_text() == "first\n"
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
+
+
+def test_http_source_retries_an_export_cut_short(prod: Flask, tmp_path: Path) -> None:
+    cut = {"left": 2}
+
+    def cutting(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"].endswith(".jsonl") and cut["left"]:
+            cut["left"] -= 1  # promise more than is sent, as a dropped connection does
+            start_response("200 OK", [("Content-Length", "100000")])
+            return [b'{"date": "2026-11-02", "age_days": 0,\n']
+        return prod.wsgi_app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, cutting, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, backoff=0.01)
+        summarize(source, tmp_path, "prod", date(2026, 11, 6))
+    finally:
+        server.shutdown()
+    assert cut["left"] == 0
+    assert files(tmp_path) == files(GOLDEN)
+
+
+def test_http_source_refuses_an_export_that_is_not_text(prod: Flask, tmp_path: Path) -> None:
+    def garbage(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["PATH_INFO"].endswith(".jsonl"):
+            start_response("200 OK", [("Content-Type", "application/x-ndjson")])
+            return [b"\xff\xfe\n"]
+        return prod.wsgi_app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, garbage, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, backoff=0.01)
+        with pytest.raises(SourceError, match="not UTF-8"):
+            summarize(source, tmp_path, "prod", date(2026, 11, 6))
+    finally:
+        server.shutdown()
+    assert files(tmp_path) == {}
