@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 INSTALLED := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 NODE_INSTALLED := node_modules/.installed
 PYTEST_ARGS ?=
 
@@ -33,6 +34,13 @@ $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade 'pip>=25.1'
 	$(PY) -m pip install --quiet --constraint constraints.txt --editable . --group dev
+	touch $@ $(RUNTIME)
+
+# Only what the commands need, without the test and lint tools (the nightly job, Pages).
+$(RUNTIME): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade 'pip>=25.1'
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable .
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json
@@ -75,14 +83,14 @@ rehearse: install
 
 # One leg of the nightly job: summarize the deployment's receiver and push the commit, if any.
 # ANALYTICS_EXPORT_TOKEN comes from the environment (a repository secret in the workflow).
-nightly: $(INSTALLED)
+nightly: $(RUNTIME)
 	test -n "$(RECEIVER_URL)" || { echo "set RECEIVER_URL" >&2; exit 2; }
 	$(BIN)/pulp-analytics summarize --source "$(RECEIVER_URL)" --deployment $(DEPLOYMENT) \
 		--summaries $(SUMMARIES) --commit $(if $(TODAY),--today $(TODAY))
 	$(BIN)/pulp-analytics push --branch $(BRANCH) --repo $(REPO)
 
 # Both sites in one folder for GitHub Pages: prod at the top, dev under dev/.
-pages: install
+pages: $(RUNTIME) $(NODE_INSTALLED)
 	$(BIN)/pulp-analytics build --summaries $(PROD_SUMMARIES) --deployment prod --out $(PAGES_OUT)
 	$(BIN)/pulp-analytics build --summaries $(DEV_SUMMARIES) --deployment dev --out $(PAGES_OUT)/dev
 
