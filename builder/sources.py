@@ -48,10 +48,14 @@ class Availability:
 
     deployment: str | None  # as the receiver reports it, when it does
     oldest_kept_day: date | None  # days before it are gone (pruned, or before collection began)
-    first_raw_day: date | None  # the first day with a stored submission
     systems: dict[date, int] = field(default_factory=dict)  # stored submissions per day
     rejected: dict[date, tuple[int, int]] = field(default_factory=dict)  # (duplicate, ignored)
     counts_rejected: bool = True  # the receiver counts duplicate and ignored posts
+
+    @property
+    def first_raw_day(self) -> date | None:
+        """The first day with a stored submission."""
+        return min((day for day, count in self.systems.items() if count), default=None)
 
     def rejected_on(self, day: date) -> tuple[int, int] | None:
         """(duplicate, ignored) posts of ``day``, or None when the receiver does not count them."""
@@ -77,16 +81,22 @@ class LocalSource:
             self.conn = store.open_existing(path, readonly=True)
         except store.StoreError as exc:
             raise SourceError(str(exc)) from None
+        self._index: Availability | None = None
 
     def describe(self) -> str:
         return str(self.path)
 
     def availability(self) -> Availability:
+        """The kept days, read once per run."""
+        if self._index is None:
+            self._index = self._read_index()
+        return self._index
+
+    def _read_index(self) -> Availability:
         counts = store.day_counts(self.conn)
         return Availability(
             deployment=None,
             oldest_kept_day=store.oldest_kept_day(self.conn),
-            first_raw_day=store.first_raw_day(self.conn),
             systems={c.day: c.systems for c in counts},
             rejected={c.day: (c.duplicate, c.ignored) for c in counts},
         )
@@ -129,7 +139,6 @@ class HttpSource:
             return Availability(
                 deployment=index["deployment"],
                 oldest_kept_day=date.fromisoformat(kept) if kept else None,
-                first_raw_day=min((d for d, v in days.items() if v["systems"]), default=None),
                 systems={d: int(v["systems"]) for d, v in days.items()},
                 rejected={
                     d: (int(v.get("duplicate", 0)), int(v.get("ignored", 0)))

@@ -162,9 +162,10 @@ def plan_days(
         first = available.first_raw_day
     else:
         return [], []
-    wanted = list(days_between(first, today - timedelta(days=1)))
-    skipped = [d for d in wanted if summary_path(root, deployment, d).exists()]
-    todo = [d for d in wanted if d not in set(skipped)]
+    todo: list[date] = []
+    skipped: list[date] = []
+    for day in days_between(first, today - timedelta(days=1)):
+        (skipped if summary_path(root, deployment, day).exists() else todo).append(day)
     kept = available.oldest_kept_day
     lost = [d for d in todo if kept is None or d < kept]
     if lost:

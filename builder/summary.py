@@ -193,15 +193,15 @@ def first_schema_error(data: Any) -> str | None:
     A compiled validator answers the common case (a valid file) quickly; jsonschema, which is
     slower but says exactly what is wrong, runs only on files that fail.
     """
-    schema = committed_schema()
     try:
-        _compiled(json.dumps(schema, sort_keys=True))(data)
+        _compiled()(data)
         return None
     except fastjsonschema.JsonSchemaException:
         pass
     from jsonschema import Draft202012Validator
 
-    errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
+    reference = Draft202012Validator(committed_schema())
+    errors = sorted(reference.iter_errors(data), key=lambda e: e.path)
     if not errors:  # the two validators disagree: trust the reference implementation
         return None
     error = errors[0]
@@ -210,9 +210,10 @@ def first_schema_error(data: Any) -> str | None:
 
 
 @cache
-def _compiled(schema_text: str) -> Callable[[Any], Any]:
-    """The schema compiled to Python; it only uses keywords that mean the same in draft 7."""
-    schema = {**json.loads(schema_text), "$schema": "http://json-schema.org/draft-07/schema#"}
+def _compiled() -> Callable[[Any], Any]:
+    """The committed schema compiled to Python; it only uses keywords that mean the same in
+    draft 7."""
+    schema = {**committed_schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
     return fastjsonschema.compile(schema)
 
 

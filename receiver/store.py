@@ -297,11 +297,6 @@ def oldest_kept_day(conn: sqlite3.Connection) -> date | None:
     return from_day(max(candidates)) if candidates else None
 
 
-def first_raw_day(conn: sqlite3.Connection) -> date | None:
-    row = conn.execute("SELECT min(day) FROM submissions").fetchone()
-    return None if row[0] is None else from_day(row[0])
-
-
 def day_counts(conn: sqlite3.Connection) -> list[DayCount]:
     """Stored systems and rejected posts per day, for every day still kept."""
     rows = conn.execute(
@@ -321,16 +316,6 @@ def day_counts(conn: sqlite3.Connection) -> list[DayCount]:
         """
     )
     return [DayCount(from_day(d), s, dup, ign) for d, s, dup, ign in rows]
-
-
-def rejected_counts(conn: sqlite3.Connection, day: date) -> tuple[int, int]:
-    """(duplicate, ignored) posts counted on ``day``."""
-    row = conn.execute(
-        "SELECT sum(CASE status WHEN 'duplicate' THEN count ELSE 0 END),"
-        " sum(CASE status WHEN 'ignored' THEN count ELSE 0 END) FROM outcomes WHERE day = ?",
-        (to_day(day),),
-    ).fetchone()
-    return int(row[0] or 0), int(row[1] or 0)
 
 
 DAY_ROWS_SQL = (

@@ -7,7 +7,7 @@ field the receiver already decodes) is appended to ``METRICS``, and nothing else
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -30,11 +30,14 @@ NEW = Metric(
 
 
 @pytest.fixture
-def with_new_metric(monkeypatch: pytest.MonkeyPatch) -> None:
+def with_new_metric(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     extended = (*metrics.METRICS, NEW)
     for module in (metrics, site, summarize, summary):
         monkeypatch.setattr(module, "METRICS", extended)
     monkeypatch.setattr(summary, "committed_schema", summary.schema)  # as after `make schema`
+    summary._compiled.cache_clear()
+    yield
+    summary._compiled.cache_clear()  # later tests compile the real schema again
 
 
 def test_one_definition_reaches_summary_schema_and_site(

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from builder.fleet import CI_SHARE, DEV_SHARE, PLUGINS, TELEMETRY_SHARE, Fleet, release
 from builder.simulate import SimulateError, simulate
 from receiver.contract import decode
-from tests.conftest import AUTH
+from tests.conftest import AUTH, serving
 
 
 def test_same_seed_same_fleet() -> None:
@@ -72,10 +70,8 @@ def test_versions_come_out_in_waves_and_systems_upgrade_with_a_lag() -> None:
 @pytest.fixture
 def live(make_app) -> Iterator[tuple[str, Flask]]:  # type: ignore[no-untyped-def]
     app = make_app(CLOCK="request-date")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/", app
-    server.shutdown()
+    with serving(app) as url:
+        yield url, app
 
 
 def test_simulate_posts_history_under_each_day(live: tuple[str, Flask]) -> None:
@@ -91,15 +87,8 @@ def test_simulate_posts_history_under_each_day(live: tuple[str, Flask]) -> None:
 
 def test_simulate_stops_when_the_receiver_ignores_the_day(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app()  # a fixed clock: every report lands on the same day
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(SimulateError, match="ANALYTICS_CLOCK=request-date"):
-            simulate(
-                f"http://127.0.0.1:{server.server_port}/", 60, 3, 0, date(2026, 11, 27)
-            )  # CI systems are new each day
-    finally:
-        server.shutdown()
+    with serving(app) as url, pytest.raises(SimulateError, match="ANALYTICS_CLOCK=request-date"):
+        simulate(url, 60, 3, 0, date(2026, 11, 27))  # with CI systems, new each day
 
 
 def test_simulate_explains_an_unreachable_receiver() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -15,13 +14,12 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from builder.cli import main
 from builder.sources import HttpSource, LocalSource, SourceError
 from builder.summarize import SummarizeError, summarize
 from tests import wire
-from tests.conftest import TOKEN, Clock
+from tests.conftest import TOKEN, Clock, serving
 
 GOLDEN = Path(__file__).parent / "golden" / "summaries"
 A, B, C, D, E = (f"{n}" * 32 for n in "abcde")
@@ -226,11 +224,8 @@ def test_commit_outside_a_repository_is_a_clear_error(
 @pytest.fixture
 def live(prod: Flask) -> Iterator[str]:
     """The prod receiver, served over HTTP on loopback."""
-    server = make_server("127.0.0.1", 0, prod, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(prod) as url:
+        yield url.rstrip("/")
 
 
 def test_both_sources_give_identical_files(live: str, db_path: Path, tmp_path: Path) -> None:
@@ -293,13 +288,9 @@ def test_http_source_retries_server_errors(prod: Flask, tmp_path: Path) -> None:
             return [b"busy"]
         return prod.wsgi_app(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, flaky, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, backoff=0.01)
+    with serving(flaky) as url:
+        source = HttpSource(url, TOKEN, backoff=0.01)
         summarize(source, tmp_path, "prod", date(2026, 11, 6))
-    finally:
-        server.shutdown()
     assert failures["left"] == 0
     assert files(tmp_path) == files(GOLDEN)
 
@@ -309,16 +300,10 @@ def test_http_source_gives_up_after_its_retries(prod: Flask) -> None:
         start_response("502 Bad Gateway", [])
         return [b""]
 
-    server = make_server("127.0.0.1", 0, down, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        source = HttpSource(
-            f"http://127.0.0.1:{server.server_port}", TOKEN, retries=2, backoff=0.01
-        )
+    with serving(down) as url:
+        source = HttpSource(url, TOKEN, retries=2, backoff=0.01)
         with pytest.raises(SourceError, match="HTTP 502"):
             source.availability()
-    finally:
-        server.shutdown()
 
 
 def test_no_raw_data_means_nothing_to_do(app: Flask, db_path: Path, tmp_path: Path) -> None:
@@ -354,13 +339,9 @@ def test_http_source_retries_an_export_cut_short(prod: Flask, tmp_path: Path) ->
             return [b'{"date": "2026-11-02", "age_days": 0,\n']
         return prod.wsgi_app(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, cutting, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, backoff=0.01)
+    with serving(cutting) as url:
+        source = HttpSource(url, TOKEN, backoff=0.01)
         summarize(source, tmp_path, "prod", date(2026, 11, 6))
-    finally:
-        server.shutdown()
     assert cut["left"] == 0
     assert files(tmp_path) == files(GOLDEN)
 
@@ -372,12 +353,8 @@ def test_http_source_refuses_an_export_that_is_not_text(prod: Flask, tmp_path: P
             return [b"\xff\xfe\n"]
         return prod.wsgi_app(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, garbage, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        source = HttpSource(f"http://127.0.0.1:{server.server_port}", TOKEN, backoff=0.01)
+    with serving(garbage) as url:
+        source = HttpSource(url, TOKEN, backoff=0.01)
         with pytest.raises(SourceError, match="not UTF-8"):
             summarize(source, tmp_path, "prod", date(2026, 11, 6))
-    finally:
-        server.shutdown()
     assert files(tmp_path) == {}

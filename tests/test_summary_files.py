@@ -48,7 +48,7 @@ def test_a_valid_file_passes() -> None:
 def test_both_validators_reject_and_the_message_says_where(case: str) -> None:
     data = BROKEN[case]
     assert not Draft202012Validator(committed_schema()).is_valid(data)
-    fast = _compiled(json.dumps(committed_schema(), sort_keys=True))
+    fast = _compiled()
     with pytest.raises(fastjsonschema.JsonSchemaException):
         fast(data)
     message = first_schema_error(data)
