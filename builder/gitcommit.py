@@ -27,6 +27,14 @@ def commit_message(deployment: str, summaries: list[Summary]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def head_revision(path: Path) -> str:
+    """The commit checked out where ``path`` lives, or "unknown" outside a git work tree."""
+    try:
+        return str(git.Repo(path, search_parent_directories=True).head.commit.hexsha)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return "unknown"  # ValueError: a repository without commits
+
+
 def commit_files(paths: list[Path], message: str) -> str:
     """Commit exactly ``paths`` (whatever else is staged stays staged); return the new sha."""
     try:

@@ -33,11 +33,10 @@ from builder.site import (
     Plan,
     Settings,
     SiteError,
-    load_summaries,
     plan_site,
     render_page,
 )
-from builder.summary import DEPLOYMENTS
+from builder.summary import DEPLOYMENTS, load_all
 
 log = logging.getLogger(f"mkdocs.plugins.{__name__}")
 
@@ -90,7 +89,7 @@ class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-c
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         root = Path(config.config_file_path).parent
-        summaries = load_summaries(root / self.config.summaries, self.config.deployment)
+        summaries = load_all(root / self.config.summaries, self.config.deployment)
         self.plan = plan_site(summaries, self.settings())
         own = {page.src for page in self.plan.pages}
         extra = [entry for entry in config.nav or [] if not _points_to(entry, own)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,9 @@ from typing import Any
 
 from builder import charts
 from builder.charts import ChartData, ChartError, Limits
+from builder.gitcommit import head_revision
 from builder.metrics import METRICS, Chart, CountEach, Metric, Versions
-from builder.summary import DEPLOYMENTS, Summary, load_all
+from builder.summary import DEPLOYMENTS, Summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "mkdocs.yml"
@@ -502,27 +502,6 @@ def cell_html(cell: charts.Cell) -> str:
 # -- loading and building -------------------------------------------------------------------
 
 
-def load_summaries(root: Path, deployment: str) -> list[Summary]:
-    """Every summary of a deployment, oldest first; a bad file raises SummaryError naming it."""
-    return load_all(root, deployment)
-
-
-def git_revision(path: Path) -> str:
-    """The commit checked out where ``path`` lives, or "unknown" outside a git work tree."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    text = done.stdout.strip()
-    return text if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", text) else "unknown"
-
-
 def check_out_dir(out: Path, protected: Iterable[Path]) -> None:
     """MkDocs empties the output folder first: refuse one that holds the sources."""
     target = out.resolve()
@@ -560,7 +539,7 @@ def build_site(
         plugin = config.plugins[PLUGIN_NAME]
         plugin.config.summaries = str(summaries.resolve())
         plugin.config.deployment = deployment
-        plugin.config.revision = revision or git_revision(summaries)
+        plugin.config.revision = revision or head_revision(summaries)
         base = site_url or config.site_url or "/"
         if site_url is None and deployment == "dev":
             base = base.rstrip("/") + "/dev/"
