@@ -79,7 +79,7 @@ demo: install
 	$(BIN)/pulp-analytics demo
 
 rehearse: install
-	$(PY) -m builder.rehearse
+	$(PY) -m builder.devtools.rehearse
 
 # One leg of the nightly job: summarize the deployment's receiver and push the commit, if any.
 # ANALYTICS_EXPORT_TOKEN comes from the environment (a repository secret in the workflow).
@@ -98,7 +98,7 @@ docs: $(INSTALLED)
 	$(PY) -m builder.clidoc > docs/cli.md
 
 schema: $(INSTALLED)
-	$(PY) -m builder.summary > proto/summary.schema.json
+	$(PY) -m builder.summaries.summary > proto/summary.schema.json
 
 proto: $(INSTALLED)
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=receiver --pyi_out=receiver proto/analytics.proto

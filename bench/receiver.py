@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.machine import machine
-from builder import receivers
-from builder.fleet import Fleet
+from builder.devtools import receivers
+from builder.devtools.fleet import Fleet
 from receiver.contract import decode
 from receiver.store import Store, migrate
 

@@ -30,8 +30,8 @@ from typing import Any
 
 from bench.machine import machine
 from builder.metrics import RBAC_MEASURES
-from builder.site import build_site
-from builder.summary import Summary, summary_path
+from builder.site.pages import build_site
+from builder.summaries.summary import Summary, summary_path
 
 END = date(2026, 11, 27)
 FADED_DAYS = 1200  # releases older than this run nowhere any more

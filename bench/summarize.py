@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.machine import machine
-from builder.fleet import CI_SHARE, Fleet
+from builder.devtools.fleet import CI_SHARE, Fleet
 from receiver import store
 from receiver.contract import decode
 

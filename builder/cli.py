@@ -182,10 +182,10 @@ def summarize(
     TODAY. Existing files are never overwritten; a day whose raw data is no longer kept is an
     error, never a summary of zero systems.
     """
-    from builder import gitcommit
-    from builder import summarize as engine
-    from builder.sources import HttpSource, LocalSource, SourceError
-    from builder.summary import summary_path
+    from builder.summaries import gitcommit
+    from builder.summaries import summarize as engine
+    from builder.summaries.sources import HttpSource, LocalSource, SourceError
+    from builder.summaries.summary import summary_path
 
     if db and source:
         raise click.UsageError("give --db or --source, not both")
@@ -255,7 +255,7 @@ def push(branch: str, remote: str, repo: Path) -> None:
 
     Does nothing when the branch has no commits the remote lacks; never force-pushes.
     """
-    from builder.gitcommit import CommitError, push_branch
+    from builder.summaries.gitcommit import CommitError, push_branch
 
     try:
         click.echo(push_branch(repo, branch, remote))
@@ -275,8 +275,8 @@ def push(branch: str, remote: str, repo: Path) -> None:
 )
 def build(summaries: Path, deployment: str, out: Path) -> None:
     """Build the static chart site of one deployment from its summary files."""
-    from builder.site import SiteError, build_site
-    from builder.summary import SummaryError
+    from builder.site.pages import SiteError, build_site
+    from builder.summaries.summary import SummaryError
 
     try:
         build_site(summaries, deployment, out)
@@ -289,8 +289,8 @@ def build(summaries: Path, deployment: str, out: Path) -> None:
 @click.argument("root", type=click.Path(file_okay=False, path_type=Path), default=Path("summaries"))
 def check_summaries(root: Path) -> None:
     """Validate every summary file under ROOT against the schema and the canonical form."""
-    from builder.summary import DEPLOYMENTS as KNOWN
-    from builder.summary import SummaryError, check_file
+    from builder.summaries.summary import DEPLOYMENTS as KNOWN
+    from builder.summaries.summary import SummaryError, check_file
 
     files = sorted(root.glob("*/*/*.json"))
     problems = []
@@ -336,8 +336,8 @@ def simulate(url: str, systems: int, days: int, seed: int, today: date | None) -
     Plugins with versions released and adopted in waves, throw-away CI systems that report
     once, development builds, systems that stop reporting, old and current message layouts.
     """
-    from builder.simulate import Poster, SimulateError, summary_line
-    from builder.simulate import simulate as run_simulation
+    from builder.devtools.simulate import Poster, SimulateError, summary_line
+    from builder.devtools.simulate import simulate as run_simulation
 
     try:
         Poster(url).probe()
@@ -373,12 +373,12 @@ def demo(host: str, port: int, systems: int, days: int, seed: int, workdir: Path
     Everything runs on this machine; the site and the receiver share one address, and
     Ctrl-C stops both.
     """
-    from builder.demo import DemoError, run_demo
-    from builder.receivers import ReceiverError
-    from builder.simulate import SimulateError
-    from builder.site import SiteError
-    from builder.sources import SourceError
-    from builder.summarize import SummarizeError
+    from builder.devtools.demo import DemoError, run_demo
+    from builder.devtools.receivers import ReceiverError
+    from builder.devtools.simulate import SimulateError
+    from builder.site.pages import SiteError
+    from builder.summaries.sources import SourceError
+    from builder.summaries.summarize import SummarizeError
 
     try:
         run_demo(host, port, systems, days, seed, workdir)

@@ -3,7 +3,7 @@
 A metric is one :class:`Metric` in :data:`METRICS`. Its ``aggregate`` says how a day of
 submissions becomes the value stored under ``key`` in the summary file; the summarizer turns
 it into SQL and the JSON schema for summary files is generated from it. Its ``charts`` name
-the chart transforms of ``builder.charts`` that draw it on the site. The receiver stores every
+the chart transforms of ``builder.site.charts`` that draw it on the site. The receiver stores every
 decoded field generically, so a new field in ``proto/analytics.proto`` plus one entry here is
 the whole change (see docs/metrics.md for a worked example).
 
@@ -67,7 +67,7 @@ Aggregate = CountBy | CountEach | MeanOf | Versions
 
 @dataclass(frozen=True)
 class Chart:
-    """One chart on the site: a transform of ``builder.charts`` and where its data goes.
+    """One chart on the site: a transform of ``builder.site.charts`` and where its data goes.
 
     ``kind`` names the transform; ``data`` is the data file under ``data/`` (``{name}`` is
     replaced for charts drawn once per component or per field); ``options`` are passed to the

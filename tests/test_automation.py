@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from builder.cli import main as cli
-from builder.rehearse import run as rehearse
+from builder.devtools.rehearse import run as rehearse
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

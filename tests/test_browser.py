@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from builder.site import build_site
+from builder.site.pages import build_site
 from tests.browser import chromium, serve, wait_drawn
 from tests.test_site import XSS_NAME, XSS_VERSION, write_sample
 

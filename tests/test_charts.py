@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from builder import charts
-from builder.charts import OTHER, Limits
 from builder.metrics import metric
-from builder.summary import Summary
+from builder.site import charts
+from builder.site.charts import OTHER, Limits
+from builder.summaries.summary import Summary
 
 GOLDEN = Path(__file__).parent / "golden" / "charts"
 DAY = date(2026, 11, 27)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from builder.summary import SCHEMA_PATH, dumps, schema
+from builder.summaries.summary import SCHEMA_PATH, dumps, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import receivers
+from builder.devtools import receivers
 from tests import wire
 from tests.browser import chromium, wait_drawn
 

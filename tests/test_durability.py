@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import receivers
+from builder.devtools import receivers
 from tests import wire
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from builder import metrics, site, summarize, summary
+from builder import metrics
 from builder.metrics import Chart, CountBy, Metric
-from builder.site import build_site
-from builder.sources import LocalSource
+from builder.site import pages
+from builder.site.pages import build_site
+from builder.summaries import summarize, summary
+from builder.summaries.sources import LocalSource
 from tests import wire
 from tests.conftest import Clock
 
@@ -32,7 +34,7 @@ NEW = Metric(
 @pytest.fixture
 def with_new_metric(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     extended = (*metrics.METRICS, NEW)
-    for module in (metrics, site, summarize, summary):
+    for module in (metrics, pages, summarize, summary):
         monkeypatch.setattr(module, "METRICS", extended)
     monkeypatch.setattr(summary, "committed_schema", summary.schema)  # as after `make schema`
     summary._compiled.cache_clear()

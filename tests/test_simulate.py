@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 from flask import Flask
 
-from builder.fleet import CI_SHARE, DEV_SHARE, PLUGINS, TELEMETRY_SHARE, Fleet, release
-from builder.simulate import SimulateError, simulate
+from builder.devtools.fleet import CI_SHARE, DEV_SHARE, PLUGINS, TELEMETRY_SHARE, Fleet, release
+from builder.devtools.simulate import SimulateError, simulate
 from receiver.contract import decode
 from tests.conftest import AUTH, serving
 

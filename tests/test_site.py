@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from builder import charts
 from builder.metrics import METRICS, Chart, CountBy, Metric, metric
-from builder.mkdocs_plugin import VENDOR
-from builder.site import ROOT, Settings, SiteError, build_site, plan_site
-from builder.summary import Summary, SummaryError, load_all, summary_path
+from builder.site import charts
+from builder.site.pages import ROOT, Settings, SiteError, build_site, plan_site
+from builder.site.plugin import VENDOR
+from builder.summaries.summary import Summary, SummaryError, load_all, summary_path
 
 NEWEST = date(2026, 11, 27)
 XSS_NAME = "<img src=x onerror=window.__xss=1>"
@@ -297,7 +297,7 @@ def test_a_new_metric_with_a_known_chart_kind_needs_no_site_change(
         aggregate=CountBy("python_version"),
         charts=(Chart(kind="newest_pie", data="python_versions.json", title="Python versions"),),
     )
-    monkeypatch.setattr("builder.site.METRICS", (*METRICS, new))
+    monkeypatch.setattr("builder.site.pages.METRICS", (*METRICS, new))
     summary = sample_day(0, 1)
     summary.metrics["python_version"] = {"3.11": 4, "3.12": 9}
     plan = plan_site([summary], Settings())

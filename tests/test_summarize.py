@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from builder.cli import main
-from builder.sources import HttpSource, LocalSource, SourceError
-from builder.summarize import SummarizeError, summarize
+from builder.summaries.sources import HttpSource, LocalSource, SourceError
+from builder.summaries.summarize import SummarizeError, summarize
 from tests import wire
 from tests.conftest import TOKEN, Clock, serving
 
@@ -319,7 +319,7 @@ def test_a_missing_database_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_writing_over_an_existing_file_is_refused(tmp_path: Path) -> None:
-    from builder.summarize import write_new
+    from builder.summaries.summarize import write_new
 
     target = tmp_path / "x.json"
     write_new(target, "first\n")

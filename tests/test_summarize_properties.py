@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder.sources import DayRows
-from builder.summarize import summarize_day
+from builder.summaries.sources import DayRows
+from builder.summaries.summarize import summarize_day
 
 count = st.one_of(st.none(), st.integers(0, 50))
 submission = st.fixed_dictionaries(

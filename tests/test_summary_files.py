@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from builder.cli import main
-from builder.summary import _compiled, committed_schema, first_schema_error
+from builder.summaries.summary import _compiled, committed_schema, first_schema_error
 
 GOLDEN = Path(__file__).parent / "golden" / "summaries"
 VALID = json.loads((GOLDEN / "prod/2026/2026-11-03.json").read_text())

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 
-from builder.fleet import Fleet, days_back
+from builder.devtools.fleet import Fleet, days_back
 
 THREADS = 8
 

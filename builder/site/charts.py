@@ -11,7 +11,7 @@ Each transform answers what analytics.pulpproject.org's JSON view of the same ch
 * ``fold_below``: on each day, a bucket counting fewer systems than this goes into ``"other"``
   (1, the default, folds nothing).
 
-Nothing here knows about MkDocs or files; ``builder.site`` decides which chart goes where.
+Nothing here knows about MkDocs or files; ``builder.site.pages`` decides which chart goes where.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from itertools import accumulate
 from typing import Any, TypeVar
 
 from builder.metrics import CountBy, CountEach, MeanOf, Metric, Versions
-from builder.summary import Summary, value_order, version_order
+from builder.summaries.summary import Summary, value_order, version_order
 
 ChartData = dict[str, Any]
 Counts = Mapping[Any, int]  # a value (version, number as text or int) -> systems

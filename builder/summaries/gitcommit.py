@@ -7,7 +7,7 @@ from pathlib import Path
 
 import git
 
-from builder.summary import Summary
+from builder.summaries.summary import Summary
 
 FALLBACK_AUTHOR = ("pulp-analytics", "pulp-analytics@users.noreply.github.com")
 

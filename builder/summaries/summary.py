@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
 
 SCHEMA_VERSION = 1
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "proto" / "summary.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "proto" / "summary.schema.json"
 FLOAT_DIGITS = 4
 DEPLOYMENTS = ("prod", "dev")
 

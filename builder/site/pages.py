@@ -1,9 +1,9 @@
 """The static site: which chart goes on which page, the HTML around each chart, the build.
 
 :func:`plan_site` turns the summaries into pages of figures, each figure one or more chart
-data files (views) computed by ``builder.charts``; it follows ``builder.metrics.METRICS``, so a
+data files (views) computed by ``builder.site.charts``; it follows ``builder.metrics.METRICS``, so a
 new metric with a known chart kind shows up without a change here. :func:`render_page` is the
-HTML the MkDocs plugin (``builder.mkdocs_plugin``) puts into a page. :func:`build_site` runs
+HTML the MkDocs plugin (``builder.site.plugin``) puts into a page. :func:`build_site` runs
 MkDocs for one deployment.
 
 Every string that can come from a client (component names, versions) is escaped here, and
@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from builder import charts
-from builder.charts import ChartData, ChartError, Limits
-from builder.gitcommit import head_revision
 from builder.metrics import METRICS, Chart, CountEach, Metric, Versions
-from builder.summary import DEPLOYMENTS, Summary
+from builder.site import charts
+from builder.site.charts import ChartData, ChartError, Limits
+from builder.summaries.gitcommit import head_revision
+from builder.summaries.summary import DEPLOYMENTS, Summary
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILE = ROOT / "mkdocs.yml"
 PLUGIN_NAME = "pulp-analytics"
 PLACEHOLDER = "<!-- pulp-analytics -->"

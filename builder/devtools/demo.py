@@ -19,10 +19,10 @@ from pathlib import Path
 
 import click
 
-from builder import receivers
-from builder.simulate import simulate, summary_line
-from builder.sources import HttpSource
-from builder.summarize import summarize
+from builder.devtools import receivers
+from builder.devtools.simulate import simulate, summary_line
+from builder.summaries.sources import HttpSource
+from builder.summaries.summarize import summarize
 
 
 class DemoError(RuntimeError):
@@ -38,7 +38,7 @@ def run_demo(
     workdir: Path | None,
     echo: Callable[[str], None] = click.echo,
 ) -> None:
-    from builder.site import build_site
+    from builder.site.pages import build_site
 
     receivers.check_port_free(host, port)
     work = workdir or Path(tempfile.mkdtemp(prefix="pulp-analytics-demo-"))

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import git
 
-from builder import receivers
-from builder.fleet import Fleet, days_back
-from builder.summary import DEPLOYMENTS, iter_summary_files
+from builder.devtools import receivers
+from builder.devtools.fleet import Fleet, days_back
+from builder.summaries.summary import DEPLOYMENTS, iter_summary_files
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BRANCHES = {"prod": "main", "dev": "dev"}
 IDENTITY = {
     "GIT_AUTHOR_NAME": "rehearsal",

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
-from builder.sources import Availability, DayRows, Source
-from builder.summary import Summary, newest_day, summary_path
+from builder.summaries.sources import Availability, DayRows, Source
+from builder.summaries.summary import Summary, newest_day, summary_path
 
 DEFAULT_MIN_AGE = {"prod": 1, "dev": 0}
 

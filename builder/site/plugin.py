@@ -1,6 +1,6 @@
 """The MkDocs plugin that puts the charts into the site (``plugins: [pulp-analytics]``).
 
-``on_config`` reads the summaries and plans the pages (``builder.site.plan_site``) and the
+``on_config`` reads the summaries and plans the pages (``builder.site.pages.plan_site``) and the
 navigation; ``on_files`` adds the generated pages, every chart's JSON and CSV file under
 ``data/``, and Chart.js with its date adapter from ``node_modules``; ``on_page_content`` puts
 each page's figures and tables where its Markdown has ``<!-- pulp-analytics -->`` (or at the
@@ -25,8 +25,8 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page as MkDocsPage
 from mkdocs.utils import get_relative_url
 
-from builder import charts
-from builder.site import (
+from builder.site import charts
+from builder.site.pages import (
     KNOWN_COMPONENTS,
     OVERVIEW,
     PLACEHOLDER,
@@ -36,7 +36,7 @@ from builder.site import (
     plan_site,
     render_page,
 )
-from builder.summary import DEPLOYMENTS, load_all
+from builder.summaries.summary import DEPLOYMENTS, load_all
 
 log = logging.getLogger(f"mkdocs.plugins.{__name__}")
 

@@ -1,0 +1,1 @@
+"""Tools for trying the system locally: the simulated fleet, the demo and the rehearsal."""

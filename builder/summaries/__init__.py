@@ -1,0 +1,1 @@
+"""From raw submissions to committed summary files: sources, counting, files, git."""
