@@ -240,6 +240,93 @@ def resolve_deployment(given: str | None, reported: str | None) -> str:
     return deployment
 
 
+@main.command("import-legacy")
+@click.argument("fixture", type=click.Path(path_type=Path))
+@click.option(
+    "--deployment",
+    type=click.Choice(DEPLOYMENTS),
+    default="prod",
+    show_default=True,
+    help="The deployment the fixture comes from (dev: dev.analytics.pulpproject.org).",
+)
+@summaries_option
+@click.option("--commit", is_flag=True, help="Commit the new files to git in one commit.")
+def import_legacy(fixture: Path, deployment: str, summaries: Path, commit: bool) -> None:
+    """Import analytics.pulpproject.org's daily summaries from a dumpdata fixture.
+
+    FIXTURE is what `./manage.py dumpdata pulpanalytics` wrote on the old site. Writes one
+    summary file (marked "source": "legacy") per day that has none yet; existing files are
+    never overwritten. Per-system rows (system, component) are never imported. A day with a
+    malformed row is reported and not written; the exit status is then 1. See docs/legacy.md.
+    """
+    from builder.summaries import gitcommit, legacy
+    from builder.summaries.fixture import FixtureError
+    from builder.summaries.summarize import SummarizeError
+    from builder.summaries.summary import summary_path
+
+    try:
+        report = legacy.import_fixture(fixture, summaries, deployment)
+    except (FixtureError, legacy.LegacyError, SummarizeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:  # the temporary spool: a full disk, most likely
+        raise click.ClickException(f"the temporary copy of the fixture failed: {exc}") from None
+    for line in legacy_report_lines(report, summaries / deployment):
+        click.echo(line)
+    for day, why in report.malformed:
+        click.echo(f"{day}: not imported: {why}", err=True)
+    if commit and report.written:
+        paths = [summary_path(summaries, deployment, day) for day in report.written]
+        try:
+            sha = gitcommit.commit_files(paths, legacy.commit_message(deployment, fixture, report))
+        except gitcommit.CommitError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"committed {len(paths)} summaries as {sha[:12]}")
+    if report.malformed:
+        raise click.ClickException(
+            f"{len(report.malformed)} days were not imported (malformed rows, listed above);"
+            " correct them in the fixture and run the import again: it adds only missing days"
+        )
+
+
+def legacy_report_lines(report: Any, folder: Path) -> list[str]:
+    """The closing output of import-legacy: what was read, written, left and ignored."""
+    from builder.summaries.legacy import date_ranges, span
+
+    days = plural(report.days_in_fixture, "daily summary")
+    lines = [f"read {plural(report.rows, 'row')}: {days}"]
+    runs = date_ranges(report.written)
+    if runs:
+        where = ", ".join(span(*run) for run in runs[:3]) + (", ..." if len(runs) > 3 else "")
+        lines.append(f"imported {plural(len(report.written), 'day')} into {folder}: {where}")
+    else:
+        lines.append("imported nothing: every day of the fixture has its summary already")
+    if report.existing:
+        lines.append(f"left {plural(len(report.existing), 'existing summary')} untouched")
+    raw = report.raw_rows
+    if raw:
+        lines.append(
+            f"ignored {raw['system']:,} system and {raw['component']:,} component rows"
+            " (per-system data is never imported)"
+        )
+    if report.unknown_models:
+        lines.append(f"ignored rows of unknown models: {counts(report.unknown_models)}")
+    if report.unknown_fields:
+        lines.append(f"ignored unknown fields of known models: {counts(report.unknown_fields)}")
+    return lines
+
+
+def plural(n: int, word: str) -> str:
+    """``1 day``, ``2 days``, ``3 daily summaries``."""
+    if n == 1:
+        return f"1 {word}"
+    return f"{n:,} " + (word[:-1] + "ies" if word.endswith("y") else word + "s")
+
+
+def counts(counter: Any) -> str:
+    """``name (n), ...``, most frequent first."""
+    return ", ".join(f"{name} ({n:,})" for name, n in counter.most_common())
+
+
 @main.command()
 @click.option("--branch", required=True, help="The branch to push (main for prod, dev for dev).")
 @click.option("--remote", default="origin", show_default=True)

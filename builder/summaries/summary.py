@@ -26,6 +26,7 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "proto" / "summary.schema.json"
 FLOAT_DIGITS = 4
 DEPLOYMENTS = ("prod", "dev")
+SOURCES = ("legacy",)  # summaries not counted by the summarizer: see docs/legacy.md
 
 
 class SummaryError(ValueError):
@@ -44,6 +45,7 @@ class Summary:
     metrics: dict[str, Any]  # metric key -> value, in the shape of the metric's aggregate
     duplicate_submissions: int | None = None  # POSTs answered "duplicate" (when recorded)
     ignored_submissions: int | None = None  # POSTs answered "ignored" (when recorded)
+    source: str | None = None  # where the day came from when not the receiver: "legacy"
 
     def to_json(self) -> str:
         """The canonical text of this summary's file."""
@@ -54,6 +56,7 @@ class Summary:
             "schema_version": SCHEMA_VERSION,
             "date": self.date.isoformat(),
             "deployment": self.deployment,
+            **({"source": self.source} if self.source is not None else {}),
             "systems": self.systems,
             "persistent_systems": self.persistent_systems,
             "age_count": numeric_map(self.age_count),
@@ -78,6 +81,7 @@ class Summary:
             metrics={m.key: data[m.key] for m in METRICS if m.key in data},
             duplicate_submissions=data.get("duplicate_submissions"),
             ignored_submissions=data.get("ignored_submissions"),
+            source=data.get("source"),
         )
 
 
@@ -246,6 +250,10 @@ def schema() -> dict[str, Any]:
         properties[metric.key] = {"description": metric.title, **_value_schema(metric)}
     properties["duplicate_submissions"] = {**count, "description": "POSTs answered duplicate"}
     properties["ignored_submissions"] = {**count, "description": "POSTs answered ignored"}
+    properties["source"] = {
+        "enum": list(SOURCES),
+        "description": "legacy: imported from analytics.pulpproject.org (docs/legacy.md)",
+    }
     required = list(properties)[:6] + [m.key for m in METRICS if m.required]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

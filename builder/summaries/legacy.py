@@ -1,0 +1,412 @@
+"""Importing analytics.pulpproject.org's daily summaries from its ``dumpdata`` fixture (SPEC §10).
+
+The old site kept each day's summary in rows of the ``pulpanalytics`` Django app: a
+``dailysummary`` (its pk is the date), at most one ``deploymentstats`` (pk = the same date)
+and any number of ``agecount``, ``postgresversioncount``, ``xyversioncount``,
+``xyzversioncount`` and ``numbercount`` rows whose ``summary`` field names the day.
+docs/legacy.md describes every field and what it becomes.
+
+The import runs in two passes so that rows may come in any order and memory stays bounded:
+
+1. :func:`spool_fixture` reads the fixture row by row (``builder.summaries.fixture``), checks
+   each summary row and writes what it says into a temporary SQLite file, keyed by day. Rows
+   of ``system`` and ``component`` (raw per-system reports with their system ids) are counted
+   and dropped on the spot: they reach no file, temporary or not.
+2. :func:`write_days` builds each day's :class:`Summary` from the spool, in date order,
+   passes it through :func:`publishable` and writes it as a new file; a day that has a file
+   already is left alone, a day with a malformed row is reported and not written at all.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from builder.metrics import RBAC_MEASURES
+from builder.summaries.fixture import Row, read_rows
+from builder.summaries.summarize import DEFAULT_MIN_AGE, write_new
+from builder.summaries.summary import Summary, summary_path
+
+SOURCE = "legacy"
+APP = "pulpanalytics."
+RAW_MODELS = ("system", "component")  # per-system rows: never imported, never copied
+DAY_MARK = "day"  # the spool's record that the day has its dailysummary row
+# deploymentstats field -> (summary key, mean)
+MEANS = {
+    "online_worker_processes_avg": ("online_workers", "processes__avg"),
+    "online_worker_hosts_avg": ("online_workers", "hosts__avg"),
+    "online_content_app_processes_avg": ("online_content_apps", "processes__avg"),
+    "online_content_app_hosts_avg": ("online_content_apps", "hosts__avg"),
+}
+# count model -> (summary key, field naming the series or None, field of the map key, numeric)
+COUNTS = {
+    "agecount": ("age_count", None, "age", True),
+    "postgresversioncount": ("postgresql_version", None, "version", True),
+    "xyversioncount": ("xy_component", "name", "version", False),
+    "xyzversioncount": ("xyz_component", "name", "version", False),
+    "numbercount": ("rbac_stats", "name", "number", True),
+}
+KNOWN_FIELDS = {
+    "dailysummary": set(),
+    "deploymentstats": {"summary", *MEANS},
+    "agecount": {"summary", "age", "count"},
+    "postgresversioncount": {"summary", "version", "count"},
+    "xyversioncount": {"summary", "name", "version", "count"},
+    "xyzversioncount": {"summary", "name", "version", "count"},
+    "numbercount": {"summary", "name", "number", "count"},
+}
+UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+INSERT_BATCH = 10_000
+MAX_NAMES = 100  # distinct unknown model or field names listed in the report
+
+
+class LegacyError(RuntimeError):
+    """The fixture cannot be imported at all; nothing was written."""
+
+
+class Malformed(ValueError):
+    """A row the old site could not have written; its day is not imported."""
+
+
+@dataclass
+class ImportReport:
+    """What an import read and did, for the closing output and the commit message."""
+
+    rows: int = 0
+    days_in_fixture: int = 0
+    written: list[date] = field(default_factory=list)
+    existing: list[date] = field(default_factory=list)  # had a summary file: left untouched
+    malformed: list[tuple[date, str]] = field(default_factory=list)  # not written, and why
+    raw_rows: Counter[str] = field(default_factory=Counter)  # system / component rows dropped
+    unknown_models: Counter[str] = field(default_factory=Counter)
+    unknown_fields: Counter[str] = field(default_factory=Counter)  # "model.field"
+
+
+def publishable(summary: Summary) -> Summary:
+    """The summary as it may be published. Every imported day passes through here before its
+    file is written: this is where SPEC §8's folding of small counts and unreviewed component
+    names applies to imported history. Until that rule exists, the summary is unchanged."""
+    return summary
+
+
+# -- pass 1: the fixture into the spool --------------------------------------------------------
+
+
+def day_text(value: Any, what: str) -> str:
+    """A ``YYYY-MM-DD`` date as Django writes a DateField; raises Malformed otherwise."""
+    if isinstance(value, str) and DATE_TEXT.fullmatch(value):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise Malformed(f"{what} is not a date (YYYY-MM-DD): {short(value)}")
+
+
+def whole(fields: dict[str, Any], name: str) -> int:
+    """A PositiveIntegerField's value."""
+    value = fields.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Malformed(f"{name} is not a whole number >= 0: {short(fields.get(name, 'missing'))}")
+    return value
+
+
+def text(fields: dict[str, Any], name: str) -> str:
+    """A TextField's value that names something: a string that is not empty."""
+    value = fields.get(name)
+    if not isinstance(value, str) or not value:
+        raise Malformed(f"{name} is not a non-empty string: {short(fields.get(name, 'missing'))}")
+    return value
+
+
+def mean(fields: dict[str, Any], name: str) -> float | None:
+    """A nullable FloatField's value: a finite number >= 0, or null."""
+    if name not in fields:
+        raise Malformed(f"{name} is missing")
+    value = fields[name]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Malformed(f"{name} is not a number or null: {short(value)}")
+    if value < 0:
+        raise Malformed(f"{name} is negative: {value}")
+    return float(value)
+
+
+def short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+Entry = tuple[str, str, str, Any]  # (summary key, series name, map key, value)
+
+
+def row_day(model: str, row: Row) -> str:
+    """The day a summary row belongs to; LegacyError when it names none (it could be any)."""
+    try:
+        if model in ("dailysummary", "deploymentstats") and "summary" not in row.fields:
+            return day_text(row.pk, "pk")
+        return day_text(row.fields.get("summary"), "summary")
+    except Malformed as exc:
+        raise LegacyError(
+            f"row {row.number} ({row.model} pk={short(row.pk)}) names no day: {exc};"
+            " nothing was written"
+        ) from None
+
+
+def entries(model: str, fields: dict[str, Any]) -> list[Entry]:
+    """What one summary row says about its day; raises Malformed for a row out of shape."""
+    if model == "dailysummary":
+        return [(DAY_MARK, "", "", None)]
+    if model == "deploymentstats":
+        return [(key, "", average, mean(fields, name)) for name, (key, average) in MEANS.items()]
+    key, series_field, item_field, numeric = COUNTS[model]
+    series = text(fields, series_field) if series_field else ""
+    if key == "rbac_stats" and series not in RBAC_MEASURES:
+        raise Malformed(f"name is not one of {', '.join(RBAC_MEASURES)}: {short(series)}")
+    item = str(whole(fields, item_field)) if numeric else text(fields, item_field)
+    return [(key, series, item, whole(fields, "count"))]
+
+
+class Spool:
+    """A temporary SQLite file of summary rows by day; deleted with its folder on close."""
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="pulp-analytics-legacy-", dir=workdir)
+        self.path = Path(self.dir.name) / "spool.sqlite3"
+        self.conn = sqlite3.connect(self.path)
+        self.conn.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            CREATE TABLE entries (day TEXT, key TEXT, series TEXT, item TEXT, value, row INTEGER);
+            CREATE TABLE problems (day TEXT, message TEXT);
+            """
+        )
+        self.batch: list[tuple[Any, ...]] = []
+
+    def add(self, day: str, row: int, items: Iterable[Entry]) -> None:
+        self.batch.extend((day, *item, row) for item in items)
+        if len(self.batch) >= INSERT_BATCH:
+            self.flush()
+
+    def problem(self, day: str, message: str) -> None:
+        self.conn.execute("INSERT INTO problems VALUES (?, ?)", (day, message))
+
+    def flush(self) -> None:
+        self.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)", self.batch)
+        self.batch.clear()
+
+    def finish(self) -> None:
+        """Done adding: index by day for the second pass."""
+        self.flush()
+        self.conn.execute("CREATE INDEX entries_day ON entries (day)")
+        self.conn.execute("CREATE INDEX problems_day ON problems (day)")
+        self.conn.commit()
+
+    def days(self) -> list[str]:
+        query = "SELECT day FROM entries UNION SELECT day FROM problems ORDER BY day"
+        return [day for (day,) in self.conn.execute(query)]
+
+    def problems(self, day: str) -> list[str]:
+        query = "SELECT message FROM problems WHERE day = ? ORDER BY rowid"
+        return [message for (message,) in self.conn.execute(query, (day,))]
+
+    def entries(self, day: str) -> list[tuple[str, str, str, Any, int]]:
+        query = "SELECT key, series, item, value, row FROM entries WHERE day = ? ORDER BY row"
+        return list(self.conn.execute(query, (day,)))
+
+    def close(self) -> None:
+        self.conn.close()
+        self.dir.cleanup()
+
+
+@contextmanager
+def spooled(fixture: Path, report: ImportReport, workdir: Path | None = None) -> Iterator[Spool]:
+    """The fixture's summary rows in a spool, removed afterwards whatever happens."""
+    spool = Spool(workdir)
+    try:
+        spool_fixture(fixture, spool, report)
+        yield spool
+    finally:
+        spool.close()
+
+
+def spool_fixture(fixture: Path, spool: Spool, report: ImportReport) -> None:
+    """Pass 1: check every summary row and spool it by day; count what is not imported."""
+    for row in read_rows(fixture):
+        report.rows += 1
+        model = row.model.removeprefix(APP) if row.model.startswith(APP) else None
+        if model in RAW_MODELS:
+            report.raw_rows[model] += 1
+            continue
+        if model not in KNOWN_FIELDS:
+            note(report.unknown_models, row.model)
+            continue
+        for name in row.fields.keys() - KNOWN_FIELDS[model]:
+            note(report.unknown_fields, f"{row.model}.{name}")
+        day = row_day(model, row)
+        try:
+            spool.add(day, row.number, entries(model, row.fields))
+        except Malformed as exc:
+            spool.problem(day, f"row {row.number} ({row.model} pk={short(row.pk)}): {exc}")
+        if model == "dailysummary":
+            report.days_in_fixture += 1
+    spool.finish()
+
+
+def note(counter: Counter[str], name: str) -> None:
+    """Count ``name`` (made printable); past MAX_NAMES distinct names, the rest together."""
+    name = UNPRINTABLE.sub("?", name[:80])
+    if name in counter or len(counter) < MAX_NAMES:
+        counter[name] += 1
+    else:
+        counter["(others)"] += 1
+
+
+# -- pass 2: one summary per day -----------------------------------------------------------
+
+
+def day_summary(
+    day: date, deployment: str, rows: Iterable[tuple[str, str, str, Any, int]]
+) -> Summary:
+    """One day's spooled rows as a Summary; raises Malformed for duplicates or a missing
+    dailysummary. Means the day has no deploymentstats for stay null."""
+    metrics: dict[str, Any] = {
+        "xy_component": {},
+        "xyz_component": {},
+        "postgresql_version": {},
+        "online_workers": {"processes__avg": None, "hosts__avg": None},
+        "online_content_apps": {"processes__avg": None, "hosts__avg": None},
+        "rbac_stats": {measure: {} for measure in RBAC_MEASURES},
+    }
+    ages: dict[int, int] = {}
+    seen: dict[tuple[str, str, str], int] = {}
+    for key, series, item, value, row in rows:
+        ident = (key, series, item)
+        if ident in seen:
+            raise Malformed(f"rows {seen[ident]} and {row} both give {describe(*ident)}")
+        seen[ident] = row
+        if key == DAY_MARK:
+            continue
+        if key == "age_count":
+            ages[int(item)] = value
+        elif key in ("online_workers", "online_content_apps", "postgresql_version"):
+            metrics[key][item] = value
+        else:
+            metrics[key].setdefault(series, {})[item] = value
+    if (DAY_MARK, "", "") not in seen:
+        raise Malformed("rows refer to this day, but the fixture has no dailysummary for it")
+    min_age = DEFAULT_MIN_AGE[deployment]
+    return Summary(
+        date=day,
+        deployment=deployment,
+        systems=sum(ages.values()),
+        persistent_systems=sum(n for age, n in ages.items() if age >= min_age),
+        age_count=ages,
+        metrics=metrics,
+        source=SOURCE,
+    )
+
+
+def describe(key: str, series: str, item: str) -> str:
+    if key == DAY_MARK:
+        return "the dailysummary"
+    if key in ("online_workers", "online_content_apps"):
+        return "deploymentstats"
+    return f"{key} {series + ' ' if series else ''}{item}".rstrip()
+
+
+def write_days(
+    spool: Spool,
+    root: Path,
+    deployment: str,
+    report: ImportReport,
+    progress: Callable[[date], None] | None = None,
+) -> None:
+    """Pass 2: write each new, well-formed day's summary file, oldest first."""
+    for text_day in spool.days():
+        day = date.fromisoformat(text_day)
+        problems = spool.problems(text_day)
+        try:
+            if problems:
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise Malformed(problems[0] + more)
+            summary = day_summary(day, deployment, spool.entries(text_day))
+        except Malformed as exc:
+            report.malformed.append((day, str(exc)))
+            continue
+        path = summary_path(root, deployment, day)
+        if path.exists():
+            report.existing.append(day)
+            continue
+        write_new(path, publishable(summary).to_json())
+        report.written.append(day)
+        if progress:
+            progress(day)
+
+
+def import_fixture(
+    fixture: Path,
+    root: Path,
+    deployment: str,
+    workdir: Path | None = None,
+    progress: Callable[[date], None] | None = None,
+) -> ImportReport:
+    """Import the old site's fixture into ``root``; see the module docstring.
+
+    Raises FixtureError or LegacyError, having written nothing, for a file that cannot be
+    imported at all; a day with a malformed row is listed in the report instead.
+    """
+    report = ImportReport()
+    with spooled(fixture, report, workdir) as spool:
+        write_days(spool, root, deployment, report, progress)
+    return report
+
+
+# -- the words around it ---------------------------------------------------------------------
+
+
+def date_ranges(days: Iterable[date]) -> list[tuple[date, date, int]]:
+    """Runs of consecutive days as (first, last, count), in order."""
+    runs: list[tuple[date, date, int]] = []
+    for day in sorted(days):
+        if runs and (day - runs[-1][1]).days == 1:
+            first, _, count = runs[-1]
+            runs[-1] = (first, day, count + 1)
+        else:
+            runs.append((day, day, 1))
+    return runs
+
+
+def span(first: date, last: date, count: int) -> str:
+    return str(first) if count == 1 else f"{first}..{last} ({count} days)"
+
+
+def commit_message(deployment: str, fixture: Path, report: ImportReport) -> str:
+    """Subject: how many days from which range; body: each run of days, then what was left."""
+    days = report.written
+    lines = [
+        f"summaries({deployment}): import {len(days)} days of analytics.pulpproject.org history,"
+        f" {days[0]}..{days[-1]}",
+        "",
+        f"Imported with `pulp-analytics import-legacy {fixture.name} --deployment {deployment}`",
+        "from the old site's `manage.py dumpdata pulpanalytics`. Days imported:",
+        "",
+        *(f"- {span(*run)}" for run in date_ranges(days)),
+    ]
+    if report.existing:
+        lines += ["", f"Left untouched (a summary existed): {len(report.existing)} days."]
+    if report.malformed:
+        lines += ["", "Not imported (malformed rows):"]
+        lines += [f"- {day}: {why}" for day, why in report.malformed]
+    return "\n".join(lines) + "\n"
