@@ -292,7 +292,7 @@ def legacy_report_lines(report: Any, folder: Path) -> list[str]:
     """The closing output of import-legacy: what was read, written, left and ignored."""
     from builder.summaries.legacy import date_ranges, span
 
-    days = plural(report.days_in_fixture, "daily summary")
+    days = plural(report.days_in_fixture, "daily summary", "daily summaries")
     lines = [f"read {plural(report.rows, 'row')}: {days}"]
     runs = date_ranges(report.written)
     if runs:
@@ -301,7 +301,8 @@ def legacy_report_lines(report: Any, folder: Path) -> list[str]:
     else:
         lines.append("imported nothing: every day of the fixture has its summary already")
     if report.existing:
-        lines.append(f"left {plural(len(report.existing), 'existing summary')} untouched")
+        left = plural(len(report.existing), "existing summary", "existing summaries")
+        lines.append(f"left {left} untouched")
     raw = report.raw_rows
     if raw:
         lines.append(
@@ -315,11 +316,9 @@ def legacy_report_lines(report: Any, folder: Path) -> list[str]:
     return lines
 
 
-def plural(n: int, word: str) -> str:
-    """``1 day``, ``2 days``, ``3 daily summaries``."""
-    if n == 1:
-        return f"1 {word}"
-    return f"{n:,} " + (word[:-1] + "ies" if word.endswith("y") else word + "s")
+def plural(n: int, word: str, words: str = "") -> str:
+    """``1 day``, ``2 days``, ``1,024 daily summaries``."""
+    return f"1 {word}" if n == 1 else f"{n:,} {words or word + 's'}"
 
 
 def counts(counter: Any) -> str:

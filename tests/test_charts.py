@@ -125,17 +125,20 @@ def test_example_rbac_users() -> None:
             {"label": "3-4", "data": [40], "fill": "-1"},
         ],
     }
+    # As the old rbac_stats view: a day on which nobody reported groups is not a day of the chart.
     empty = charts.count_series([EXAMPLE], metric("rbac_stats"), "groups")
-    assert charts.buckets_over_time(empty) == {"labels": ["2026-11-27"], "datasets": []}
+    assert charts.buckets_over_time(empty) == {"labels": [], "datasets": []}
 
 
 def test_example_systems_by_age() -> None:
     series = charts.age_series([EXAMPLE])
-    assert charts.buckets_over_time(series, zero_alone=False, largest_first=True) == {
+    # Age 0 (throw-away systems) and age 1 apart, as the old systems_by_age view gave them.
+    assert charts.buckets_over_time(series, zero_alone=True, largest_first=True) == {
         "labels": ["2026-11-27"],
         "datasets": [
             {"label": "33-64", "data": [95], "fill": "origin"},
-            {"label": "0-1", "data": [25], "fill": "-1"},
+            {"label": "1", "data": [5], "fill": "-1"},
+            {"label": "0", "data": [20], "fill": "-1"},
         ],
     }
 
@@ -201,6 +204,8 @@ def test_means_keep_days_without_a_mean_as_null() -> None:
         day(0, online_workers={"processes__avg": 2.5, "hosts__avg": None}),
         day(1),  # an older summary without the metric: not a day of the chart
         day(2, online_workers={"processes__avg": None, "hosts__avg": 1.25}),
+        # no mean at all (the old site stored no deployment stats): not a day of the chart
+        day(3, online_workers={"processes__avg": None, "hosts__avg": None}),
     ]
     series = charts.mean_series(summaries, metric("online_workers"))
     assert charts.means_over_time(series, ("processes", "hosts")) == {

@@ -60,7 +60,8 @@ def count_series(
     """Per day, the counts a chart of ``metric`` draws; ``name`` picks a component or field.
 
     A component's series has only the days on which it was reported (as the old site's
-    ``plugin_stats``); a field of a :class:`CountEach` has every day that has the metric.
+    ``plugin_stats``); a field of a :class:`CountEach` only the days on which some system
+    reported it (as the old site's ``rbac_stats``).
     """
     agg = metric.aggregate
     if isinstance(agg, Versions | CountEach) and name is None:
@@ -70,12 +71,10 @@ def count_series(
         value = summary.metrics.get(metric.key)
         if value is None:
             continue
-        if isinstance(agg, Versions):
+        if isinstance(agg, Versions | CountEach):
             counts = value.get(name)
             if counts:
                 out.append((summary.date, counts))
-        elif isinstance(agg, CountEach):
-            out.append((summary.date, value.get(name, {})))
         elif isinstance(agg, CountBy):
             out.append((summary.date, value))
         else:
@@ -84,10 +83,18 @@ def count_series(
 
 
 def mean_series(summaries: Sequence[Summary], metric: Metric) -> list[MeanDay]:
-    """Per day that has the metric, its means (``{"processes__avg": 2.5, ...}``)."""
+    """Per day that has some mean of the metric, its means (``{"processes__avg": 2.5, ...}``).
+
+    A day on which every mean is null is left out, as the old site's ``deployment_stats`` left
+    out the days it had no deployment stats for.
+    """
     if not isinstance(metric.aggregate, MeanOf):
         raise ChartError(f"{metric.key}: only a mean metric can be drawn as means")
-    return [(s.date, s.metrics[metric.key]) for s in summaries if metric.key in s.metrics]
+    return [
+        (s.date, means)
+        for s in summaries
+        if (means := s.metrics.get(metric.key)) and any(v is not None for v in means.values())
+    ]
 
 
 def age_series(summaries: Sequence[Summary]) -> list[Day]:
@@ -347,6 +354,34 @@ def systems_over_time(summaries: Sequence[Summary], limits: Limits = Limits()) -
             {"label": "persistent systems", "data": [s.persistent_systems for _, s in days]},
         ],
     }
+
+
+# -- marks on time charts ------------------------------------------------------------------
+
+HISTORY_LABEL = "imported history ends"
+
+
+def history_annotations(summaries: Sequence[Summary]) -> list[dict[str, str]]:
+    """The mark where the history imported from the old site ends (SPEC §10), if any.
+
+    ``[{"type": "history", "date": <newest imported day>, "label": "imported history ends"}]``,
+    or ``[]`` when no summary was imported.
+    """
+    imported = [s.date for s in summaries if s.source == "legacy"]
+    if not imported:
+        return []
+    return [{"type": "history", "date": max(imported).isoformat(), "label": HISTORY_LABEL}]
+
+
+def annotate(kind: str, data: ChartData, annotations: Sequence[Mapping[str, str]]) -> ChartData:
+    """A time chart's data with the ``annotations`` that fall on or after its first day, as a
+    top-level ``annotations`` list beside ``labels`` and ``datasets`` (which stay as they are).
+    Other charts, and time charts without such a mark, are returned unchanged."""
+    labels = data.get("labels") or []
+    if kind not in TIME_SERIES or not labels:
+        return data
+    marks = [dict(a) for a in annotations if a["date"] >= labels[0]]
+    return {**data, "annotations": marks} if marks else data
 
 
 # -- headline figures -----------------------------------------------------------------------

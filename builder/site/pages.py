@@ -326,7 +326,7 @@ def overview_page(
                     SYSTEMS_BY_AGE,
                     "buckets_over_time",
                     charts.buckets_over_time(
-                        charts.age_series(summaries), limits, zero_alone=False, largest_first=True
+                        charts.age_series(summaries), limits, zero_alone=True, largest_first=True
                     ),
                 ),
             ),

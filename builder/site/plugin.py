@@ -68,6 +68,7 @@ class AnalyticsConfig(base.Config):  # type: ignore[no-untyped-call]
 class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-call]
     plan: Plan
     vendor: list[tuple[Path, str]]
+    annotations: list[dict[str, str]]  # marks on every time chart (imported history's end)
 
     def settings(self) -> Settings:
         cfg = self.config
@@ -91,6 +92,7 @@ class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-c
         root = Path(config.config_file_path).parent
         summaries = load_all(root / self.config.summaries, self.config.deployment)
         self.plan = plan_site(summaries, self.settings())
+        self.annotations = charts.history_annotations(summaries)
         own = {page.src for page in self.plan.pages}
         extra = [entry for entry in config.nav or [] if not _points_to(entry, own)]
         config.nav = [*self.plan.nav(), *extra]
@@ -107,7 +109,8 @@ class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-c
                 text = f"---\nhide: [toc]\n---\n\n# {html.escape(page.title)}\n\n{PLACEHOLDER}\n"
                 files.append(File.generated(config, page.src, content=text))
         for path, view in self.plan.views().items():
-            text = json.dumps(view.data, ensure_ascii=False, separators=(",", ":"))
+            data = charts.annotate(view.kind, view.data, self.annotations)
+            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
             files.append(File.generated(config, f"data/{path}", content=text))
             table = charts.table(view.kind, view.data, view.key_title)
             files.append(

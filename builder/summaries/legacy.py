@@ -153,7 +153,7 @@ Entry = tuple[str, str, str, Any]  # (summary key, series name, map key, value)
 def row_day(model: str, row: Row) -> str:
     """The day a summary row belongs to; LegacyError when it names none (it could be any)."""
     try:
-        if model in ("dailysummary", "deploymentstats") and "summary" not in row.fields:
+        if model == "dailysummary" or (model == "deploymentstats" and "summary" not in row.fields):
             return day_text(row.pk, "pk")
         return day_text(row.fields.get("summary"), "summary")
     except Malformed as exc:
@@ -389,7 +389,11 @@ def date_ranges(days: Iterable[date]) -> list[tuple[date, date, int]]:
 
 
 def span(first: date, last: date, count: int) -> str:
-    return str(first) if count == 1 else f"{first}..{last} ({count} days)"
+    return str(first) if count == 1 else f"{first}..{last} ({span_count(count)})"
+
+
+def span_count(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
 
 
 def commit_message(deployment: str, fixture: Path, report: ImportReport) -> str:
@@ -405,7 +409,8 @@ def commit_message(deployment: str, fixture: Path, report: ImportReport) -> str:
         *(f"- {span(*run)}" for run in date_ranges(days)),
     ]
     if report.existing:
-        lines += ["", f"Left untouched (a summary existed): {len(report.existing)} days."]
+        count = len(report.existing)
+        lines += ["", f"Left untouched, a summary existed already: {span_count(count)}."]
     if report.malformed:
         lines += ["", "Not imported (malformed rows):"]
         lines += [f"- {day}: {why}" for day, why in report.malformed]

@@ -124,6 +124,40 @@
     },
   };
 
+  // The data file's "annotations" (SPEC §10), e.g. where the history imported from the old
+  // site ends: a dashed vertical line at the date across a time chart, its label at the top.
+  // They sit beside "datasets", so they never become a series; drawn only inside the x range.
+  const MARK_COLOR = "#616161";
+  const annotationMarks = {
+    id: "paAnnotations",
+    afterDatasetsDraw(chart) {
+      const marks = chart.data.annotations || [];
+      const x = chart.scales.x;
+      if (marks.length === 0 || !x || x.type !== "time") return;
+      const { ctx, chartArea } = chart;
+      marks.forEach((mark) => {
+        const value = x.parse(mark.date);
+        if (value === null || value < x.min || value > x.max) return;
+        const px = x.getPixelForValue(value);
+        ctx.save();
+        ctx.strokeStyle = MARK_COLOR;
+        ctx.fillStyle = MARK_COLOR;
+        ctx.lineWidth = 1.5;
+        ctx.setLineDash([5, 4]);
+        ctx.beginPath();
+        ctx.moveTo(px, chartArea.top);
+        ctx.lineTo(px, chartArea.bottom);
+        ctx.stroke();
+        ctx.font = "12px sans-serif";
+        ctx.textBaseline = "top";
+        const room = chartArea.right - px - 4 >= ctx.measureText(mark.label).width;
+        ctx.textAlign = room ? "left" : "right";
+        ctx.fillText(mark.label, room ? px + 4 : px - 4, chartArea.top + 4);
+        ctx.restore();
+      });
+    },
+  };
+
   async function fetchJson(url) {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -174,7 +208,7 @@
       type: kind === "newest_pie" ? "pie" : "line",
       data: data,
       options: optionsFor(kind),
-      plugins: [drawnSignal],
+      plugins: [drawnSignal, annotationMarks],
     });
     let range = "all";
     const controls = section.querySelector(".pa-controls");
