@@ -1,9 +1,10 @@
 """``make bench``: every benchmark in turn, one JSON object each; BENCHMARKS.md records them.
 
-    python -m bench [receiver] [summarize] [site]
+    python -m bench [receiver] [summarize] [site] [legacy]
 
-With no names, runs all three. They take a few minutes (building the 1,000,000-submission
-database the first time takes about a minute more; it is cached in .bench/).
+With no names, runs all four. They take a few minutes (building the 1,000,000-submission
+database and the legacy fixture the first time takes a few minutes more; both are cached in
+.bench/).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ SUITES = {
     "receiver": ["bench.receiver"],
     "summarize": ["bench.summarize"],
     "site": ["bench.site"],
+    "legacy": ["bench.legacy"],
 }
 
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 CHUNK_CHARS = 1 << 20
 MAX_ROW_CHARS = 16 << 20  # a row this long is not a summary row: the file is broken
@@ -25,8 +24,7 @@ class FixtureError(ValueError):
     """The file is missing, unreadable, not JSON or not a fixture; the message says which."""
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One fixture row; ``number`` counts rows from 1 in file order."""
 
     model: str
@@ -54,9 +52,9 @@ def read_rows(path: Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[Row]:
 def as_row(value: Any, number: int, path: Path) -> Row:
     """``value`` as a Row, or FixtureError when it does not have a row's shape."""
     if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("model"), str)
-        or not isinstance(value.get("fields"), dict)
+        type(value) is not dict
+        or type(value.get("model")) is not str
+        or (type(value.get("fields")) is not dict)
     ):
         raise FixtureError(
             f"{path}: row {number} is not a fixture row (an object with model, pk and fields);"
@@ -111,6 +109,8 @@ class ArrayReader:
 
     def peek(self) -> str:
         """The next character that is not whitespace ("" at the end of the file)."""
+        if self.pos < len(self.buf) and self.buf[self.pos] not in " \t\n\r":
+            return self.buf[self.pos]
         while True:
             self.pos = WHITESPACE.match(self.buf, self.pos).end()  # type: ignore[union-attr]
             if self.pos < len(self.buf) or not self.fill():

@@ -19,15 +19,17 @@ The import runs in two passes so that rows may come in any order and memory stay
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +68,7 @@ KNOWN_FIELDS = {
 }
 UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
-INSERT_BATCH = 10_000
+SPOOL_ENTRIES = 100_000  # entries held in memory before they go to the spool file
 MAX_NAMES = 100  # distinct unknown model or field names listed in the report
 
 
@@ -104,18 +106,28 @@ def publishable(summary: Summary) -> Summary:
 
 def day_text(value: Any, what: str) -> str:
     """A ``YYYY-MM-DD`` date as Django writes a DateField; raises Malformed otherwise."""
-    if isinstance(value, str) and DATE_TEXT.fullmatch(value):
-        try:
-            return date.fromisoformat(value).isoformat()
-        except ValueError:
-            pass
-    raise Malformed(f"{what} is not a date (YYYY-MM-DD): {short(value)}")
+    day = valid_day(value) if type(value) is str else None
+    if day is None:
+        raise Malformed(f"{what} is not a date (YYYY-MM-DD): {short(value)}")
+    return day
+
+
+@lru_cache(maxsize=1 << 16)
+def valid_day(value: str) -> str | None:
+    """``value`` if it is a real date written ``YYYY-MM-DD``, else None (cached: a fixture
+    names each of its few thousand days over and over)."""
+    if not DATE_TEXT.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        return None
 
 
 def whole(fields: dict[str, Any], name: str) -> int:
     """A PositiveIntegerField's value."""
     value = fields.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if type(value) is not int or value < 0:  # bool is no int here
         raise Malformed(f"{name} is not a whole number >= 0: {short(fields.get(name, 'missing'))}")
     return value
 
@@ -123,7 +135,7 @@ def whole(fields: dict[str, Any], name: str) -> int:
 def text(fields: dict[str, Any], name: str) -> str:
     """A TextField's value that names something: a string that is not empty."""
     value = fields.get(name)
-    if not isinstance(value, str) or not value:
+    if type(value) is not str or not value:
         raise Malformed(f"{name} is not a non-empty string: {short(fields.get(name, 'missing'))}")
     return value
 
@@ -135,7 +147,7 @@ def mean(fields: dict[str, Any], name: str) -> float | None:
     value = fields[name]
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if type(value) not in (int, float) or not math.isfinite(value):
         raise Malformed(f"{name} is not a number or null: {short(value)}")
     if value < 0:
         raise Malformed(f"{name} is negative: {value}")
@@ -165,11 +177,12 @@ def row_day(model: str, row: Row) -> str:
 
 def entries(model: str, fields: dict[str, Any]) -> list[Entry]:
     """What one summary row says about its day; raises Malformed for a row out of shape."""
-    if model == "dailysummary":
-        return [(DAY_MARK, "", "", None)]
-    if model == "deploymentstats":
+    count = COUNTS.get(model)
+    if count is None:
+        if model == "dailysummary":
+            return [(DAY_MARK, "", "", None)]
         return [(key, "", average, mean(fields, name)) for name, (key, average) in MEANS.items()]
-    key, series_field, item_field, numeric = COUNTS[model]
+    key, series_field, item_field, numeric = count
     series = text(fields, series_field) if series_field else ""
     if key == "rbac_stats" and series not in RBAC_MEASURES:
         raise Malformed(f"name is not one of {', '.join(RBAC_MEASURES)}: {short(series)}")
@@ -178,7 +191,12 @@ def entries(model: str, fields: dict[str, Any]) -> list[Entry]:
 
 
 class Spool:
-    """A temporary SQLite file of summary rows by day; deleted with its folder on close."""
+    """A temporary SQLite file of summary rows by day; deleted with its folder on close.
+
+    Entries wait in memory, grouped by day, until ``SPOOL_ENTRIES`` have come; then each
+    day's waiting entries become one row (a JSON list, in file order) of the ``chunks`` table.
+    A day is read back by concatenating its chunks in the order they were written.
+    """
 
     def __init__(self, workdir: Path | None = None) -> None:
         self.dir = tempfile.TemporaryDirectory(prefix="pulp-analytics-legacy-", dir=workdir)
@@ -188,42 +206,57 @@ class Spool:
             """
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            CREATE TABLE entries (day TEXT, key TEXT, series TEXT, item TEXT, value, row INTEGER);
+            CREATE TABLE chunks (day TEXT, entries TEXT);
             CREATE TABLE problems (day TEXT, message TEXT);
             """
         )
-        self.batch: list[tuple[Any, ...]] = []
+        self.waiting: dict[str, list[tuple[Any, ...]]] = {}
+        self.count = 0
 
     def add(self, day: str, row: int, items: Iterable[Entry]) -> None:
-        self.batch.extend((day, *item, row) for item in items)
-        if len(self.batch) >= INSERT_BATCH:
+        bucket = self.waiting.setdefault(day, [])
+        for item in items:
+            bucket.append((*item, row))
+            self.count += 1
+        if self.count >= SPOOL_ENTRIES:
             self.flush()
 
     def problem(self, day: str, message: str) -> None:
         self.conn.execute("INSERT INTO problems VALUES (?, ?)", (day, message))
 
     def flush(self) -> None:
-        self.conn.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?)", self.batch)
-        self.batch.clear()
+        self.conn.executemany(
+            "INSERT INTO chunks VALUES (?, ?)",
+            (
+                (day, json.dumps(items, separators=(",", ":")))
+                for day, items in self.waiting.items()
+            ),
+        )
+        self.waiting.clear()
+        self.count = 0
 
     def finish(self) -> None:
         """Done adding: index by day for the second pass."""
         self.flush()
-        self.conn.execute("CREATE INDEX entries_day ON entries (day)")
+        self.conn.execute("CREATE INDEX chunks_day ON chunks (day)")
         self.conn.execute("CREATE INDEX problems_day ON problems (day)")
         self.conn.commit()
 
     def days(self) -> list[str]:
-        query = "SELECT day FROM entries UNION SELECT day FROM problems ORDER BY day"
+        query = "SELECT day FROM chunks UNION SELECT day FROM problems ORDER BY day"
         return [day for (day,) in self.conn.execute(query)]
 
     def problems(self, day: str) -> list[str]:
         query = "SELECT message FROM problems WHERE day = ? ORDER BY rowid"
         return [message for (message,) in self.conn.execute(query, (day,))]
 
-    def entries(self, day: str) -> list[tuple[str, str, str, Any, int]]:
-        query = "SELECT key, series, item, value, row FROM entries WHERE day = ? ORDER BY row"
-        return list(self.conn.execute(query, (day,)))
+    def entries(self, day: str) -> list[list[Any]]:
+        """The day's entries ``[key, series, item, value, row]`` in file order."""
+        query = "SELECT entries FROM chunks WHERE day = ? ORDER BY rowid"
+        out: list[list[Any]] = []
+        for (chunk,) in self.conn.execute(query, (day,)):
+            out.extend(json.loads(chunk))
+        return out
 
     def close(self) -> None:
         self.conn.close()
@@ -252,8 +285,9 @@ def spool_fixture(fixture: Path, spool: Spool, report: ImportReport) -> None:
         if model not in KNOWN_FIELDS:
             note(report.unknown_models, row.model)
             continue
-        for name in row.fields.keys() - KNOWN_FIELDS[model]:
-            note(report.unknown_fields, f"{row.model}.{name}")
+        if not row.fields.keys() <= KNOWN_FIELDS[model]:
+            for name in row.fields.keys() - KNOWN_FIELDS[model]:
+                note(report.unknown_fields, f"{row.model}.{name}")
         day = row_day(model, row)
         try:
             spool.add(day, row.number, entries(model, row.fields))
@@ -276,9 +310,7 @@ def note(counter: Counter[str], name: str) -> None:
 # -- pass 2: one summary per day -----------------------------------------------------------
 
 
-def day_summary(
-    day: date, deployment: str, rows: Iterable[tuple[str, str, str, Any, int]]
-) -> Summary:
+def day_summary(day: date, deployment: str, rows: Iterable[Sequence[Any]]) -> Summary:
     """One day's spooled rows as a Summary; raises Malformed for duplicates or a missing
     dailysummary. Means the day has no deploymentstats for stay null."""
     metrics: dict[str, Any] = {
