@@ -11,11 +11,16 @@ import sqlite3
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from receiver.config import DEPLOYMENTS, ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from collections import Counter
+
+    from builder.summaries.legacy import ImportReport
 
 DB_HELP = "SQLite file (default: ANALYTICS_DATABASE or the receiver's instance folder)."
 db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
@@ -288,7 +293,7 @@ def import_legacy(fixture: Path, deployment: str, summaries: Path, commit: bool)
         )
 
 
-def legacy_report_lines(report: Any, folder: Path) -> list[str]:
+def legacy_report_lines(report: ImportReport, folder: Path) -> list[str]:
     """The closing output of import-legacy: what was read, written, left and ignored."""
     from builder.summaries.legacy import date_ranges, span
 
@@ -321,7 +326,7 @@ def plural(n: int, word: str, words: str = "") -> str:
     return f"1 {word}" if n == 1 else f"{n:,} {words or word + 's'}"
 
 
-def counts(counter: Any) -> str:
+def counts(counter: Counter[str]) -> str:
     """``name (n), ...``, most frequent first."""
     return ", ".join(f"{name} ({n:,})" for name, n in counter.most_common())
 

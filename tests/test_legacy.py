@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from builder.cli import main
 from builder.summaries import legacy
-from builder.summaries.summary import Summary, check_file
+from builder.summaries.summary import Summary, check_file, first_schema_error
 from tests import legacy_fixture as fx
 from tests.legacy_fixture import A, B, C, D
 
@@ -389,3 +389,26 @@ def test_commit_outside_a_repository_is_an_error_after_writing(
     assert code == 1
     assert stderr == f"Error: {out / 'prod' / '2023'} is not inside a git repository\n"
     assert len(files(out)) == 4
+
+
+def test_a_day_that_has_its_file_is_left_alone_even_when_its_rows_are_malformed(
+    tmp_path: Path,
+) -> None:
+    rows = fx.history()
+    rows.add("agecount", {"summary": D, "age": 3, "count": -1})
+    out = tmp_path / "summaries"
+    mine = path_of(out, D)
+    mine.parent.mkdir(parents=True)
+    mine.write_text("summarized by the receiver\n")
+    code, stdout, stderr = run_import(fx.write(tmp_path / "f.json", rows.rows), out)
+    assert (code, stderr) == (0, "")
+    assert "left 1 existing summary untouched" in stdout
+    assert mine.read_text() == "summarized by the receiver\n"
+
+
+def test_the_schema_knows_only_the_legacy_source() -> None:
+    data = expected(A)
+    assert first_schema_error(data) is None
+    assert first_schema_error({**data, "source": "receiver"}) is not None
+    without = {k: v for k, v in data.items() if k != "source"}
+    assert first_schema_error(without) is None  # optional: summarized days have none

@@ -25,7 +25,7 @@ import re
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -358,16 +358,15 @@ def describe(key: str, series: str, item: str) -> str:
     return f"{key} {series + ' ' if series else ''}{item}".rstrip()
 
 
-def write_days(
-    spool: Spool,
-    root: Path,
-    deployment: str,
-    report: ImportReport,
-    progress: Callable[[date], None] | None = None,
-) -> None:
-    """Pass 2: write each new, well-formed day's summary file, oldest first."""
+def write_days(spool: Spool, root: Path, deployment: str, report: ImportReport) -> None:
+    """Pass 2: write each new, well-formed day's summary file, oldest first. A day that has a
+    file already is left alone, whatever its rows; a malformed one is reported, not written."""
     for text_day in spool.days():
         day = date.fromisoformat(text_day)
+        path = summary_path(root, deployment, day)
+        if path.exists():
+            report.existing.append(day)
+            continue
         problems = spool.problems(text_day)
         try:
             if problems:
@@ -377,22 +376,12 @@ def write_days(
         except Malformed as exc:
             report.malformed.append((day, str(exc)))
             continue
-        path = summary_path(root, deployment, day)
-        if path.exists():
-            report.existing.append(day)
-            continue
         write_new(path, publishable(summary).to_json())
         report.written.append(day)
-        if progress:
-            progress(day)
 
 
 def import_fixture(
-    fixture: Path,
-    root: Path,
-    deployment: str,
-    workdir: Path | None = None,
-    progress: Callable[[date], None] | None = None,
+    fixture: Path, root: Path, deployment: str, workdir: Path | None = None
 ) -> ImportReport:
     """Import the old site's fixture into ``root``; see the module docstring.
 
@@ -401,7 +390,7 @@ def import_fixture(
     """
     report = ImportReport()
     with spooled(fixture, report, workdir) as spool:
-        write_days(spool, root, deployment, report, progress)
+        write_days(spool, root, deployment, report)
     return report
 
 
