@@ -150,9 +150,13 @@
         ctx.stroke();
         ctx.font = "12px sans-serif";
         ctx.textBaseline = "top";
-        const room = chartArea.right - px - 4 >= ctx.measureText(mark.label).width;
-        ctx.textAlign = room ? "left" : "right";
-        ctx.fillText(mark.label, room ? px + 4 : px - 4, chartArea.top + 4);
+        const width = ctx.measureText(mark.label).width;
+        const room = chartArea.right - px - 6 >= width;
+        const left = room ? px + 4 : px - 4 - width;
+        ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+        ctx.fillRect(left - 2, chartArea.top + 2, width + 4, 16);
+        ctx.fillStyle = MARK_COLOR;
+        ctx.fillText(mark.label, left, chartArea.top + 4);
         ctx.restore();
       });
     },
