@@ -71,14 +71,14 @@ def summaries_of(repo: git.Repo) -> Path:
     return Path(repo.working_tree_dir or ".") / "summaries"
 
 
-def start(url: str, repo: git.Repo) -> subprocess.Popen[str]:
+def start(url: str, repo: git.Repo, **env: str) -> subprocess.Popen[str]:
     """``summarize --commit`` as a process of its own, as cron or a workflow would run it."""
     return subprocess.Popen(
         [CLI, "summarize", "--source", url, "--summaries", str(summaries_of(repo)), "--commit"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "ANALYTICS_EXPORT_TOKEN": TOKEN},
+        env={**os.environ, "ANALYTICS_EXPORT_TOKEN": TOKEN, **env},
     )
 
 
@@ -141,15 +141,18 @@ def test_a_second_run_is_refused_while_the_first_works(
 
 
 def test_a_run_killed_between_writing_and_committing_is_completed_by_the_next(
-    gated: tuple[str, Gate], checkout: git.Repo
+    gated: tuple[str, Gate], checkout: git.Repo, tmp_path: Path
 ) -> None:
     url, gate = gated
-    killed = start(url, checkout)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    killed = start(url, checkout, TMPDIR=str(scratch))
     wait(gate, killed)
     killed.kill()
     killed.communicate(timeout=60)
     assert on_disk(checkout) == WRITTEN_BEFORE
     assert committed_days(checkout) == []
+    assert list(scratch.iterdir()) == []  # the fetched days leave no temporary file behind
     gate.opened.set()
 
     code, output = run(url, checkout)

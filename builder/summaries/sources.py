@@ -14,7 +14,6 @@ import http.client
 import ipaddress
 import json
 import sqlite3
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -132,7 +131,6 @@ class HttpSource:
         if self.origin[0] == "http":  # loopback: no proxy ever sees the token in clear text
             handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)
-        self._tmp = tempfile.TemporaryDirectory(prefix="pulp-analytics-")
         self._index: Availability | None = None
 
     def describe(self) -> str:
@@ -166,8 +164,9 @@ class HttpSource:
 
     @contextmanager
     def day(self, day: date) -> Iterator[DayRows]:
-        path = Path(self._tmp.name) / f"{day.isoformat()}.sqlite3"
-        conn = sqlite3.connect(path, isolation_level=None)
+        # SQLite's private temporary database: its file is unlinked as soon as it is opened, so
+        # nothing is left behind even when the run is killed.
+        conn = sqlite3.connect("", isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode = OFF")
             conn.execute("PRAGMA synchronous = OFF")
@@ -180,7 +179,6 @@ class HttpSource:
             yield DayRows(conn, relation, ())
         finally:
             conn.close()
-            path.unlink(missing_ok=True)
 
     @staticmethod
     def _load(conn: sqlite3.Connection, response: IO[bytes]) -> int:
@@ -227,7 +225,7 @@ class HttpSource:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        self._tmp.cleanup()
+        """Nothing to release: each day's database goes when its connection closes."""
 
 
 LOOPBACK_NAMES = ("localhost", "localhost.")
