@@ -60,7 +60,8 @@ def receiver_on_nov_10() -> Iterator[str]:
 
 
 @pytest.mark.parametrize(
-    "typo", [REAL_TODAY + timedelta(days=1), REAL_TODAY.replace(year=REAL_TODAY.year + 1)]
+    "typo",
+    [REAL_TODAY + timedelta(days=1), REAL_TODAY + timedelta(days=365)],  # 2027 for 2026
 )
 def test_a_today_after_the_real_date_is_refused(
     prod: Flask, db_path: Path, tmp_path: Path, typo: date
@@ -105,7 +106,7 @@ def test_a_receiver_that_does_not_report_its_date_is_bounded_by_the_real_date(
     rows = {day: [submission(day, [("core", "3.21.0")])] for day in NOV}
     with serving(export_app(rows)) as url:
         assert from_source(url, tmp_path, "--today", "2026-11-10")[0] == 0
-        typo = REAL_TODAY.replace(year=2099)
+        typo = REAL_TODAY + timedelta(days=365)
         code, output = from_source(url, tmp_path / "x", "--today", typo.isoformat())
     assert len(files(tmp_path)) == 8
     assert (code, output.splitlines()[0]) == (1, output.strip())
@@ -128,7 +129,7 @@ def test_a_summary_of_a_day_that_has_not_ended_is_refused(
 ) -> None:
     """A file left by an earlier typo would make every later run skip the real days."""
     out = tmp_path / "s"
-    next_year = REAL_TODAY.replace(year=REAL_TODAY.year + 1)
+    next_year = REAL_TODAY + timedelta(days=365)
     future = out / f"prod/{next_year.year}/{next_year}.json"
     future.parent.mkdir(parents=True)
     future.write_text("{}\n")
