@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from collections import Counter
 
     from builder.summaries.legacy import ImportReport
+    from builder.summaries.summarize import RunResult
+    from builder.summaries.summary import Summary
 
 DB_HELP = "SQLite file (default: ANALYTICS_DATABASE or the receiver's instance folder)."
 db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
@@ -150,7 +152,8 @@ def prune(db: Path | None, keep_days: int | None, today: date | None) -> None:
 @click.option(
     "--source",
     metavar="URL",
-    help="Read a receiver's export instead; the token comes from ANALYTICS_EXPORT_TOKEN.",
+    help="Read a receiver's export instead (https://, or http:// on a loopback address); the"
+    " token comes from ANALYTICS_EXPORT_TOKEN and is sent nowhere else.",
 )
 @summaries_option
 @click.option(
@@ -159,10 +162,15 @@ def prune(db: Path | None, keep_days: int | None, today: date | None) -> None:
     help="Default: what the --source reports, else ANALYTICS_DEPLOYMENT, else dev.",
 )
 @click.option(
-    "--today", type=DATE, help="Summarize the days before this one (default: today, UTC)."
+    "--today",
+    type=DATE,
+    help="Summarize the days before this one; not later than today (UTC) or the receiver's"
+    " date (default: the earlier of the two).",
 )
 @click.option(
-    "--since", type=DATE, help="Start at this day instead of the day after the newest summary."
+    "--since",
+    type=DATE,
+    help="Start at this day (before --today) instead of the day after the newest summary.",
 )
 @click.option(
     "--persistent-min-age-days",
@@ -184,13 +192,17 @@ def summarize(
     """Write one summary file per complete UTC day that has none yet.
 
     Days run from the day after the newest summary (or the first raw day) to the day before
-    TODAY. Existing files are never overwritten; a day whose raw data is no longer kept is an
-    error, never a summary of zero systems.
+    TODAY, which may be neither later than the real UTC date nor than the receiver's own date
+    when its export reports one. Existing files are never overwritten; a day whose raw data is
+    no longer kept is an error, never a summary of zero systems. One run at a time per checkout;
+    with --commit, valid summary files an earlier run wrote but did not commit are committed
+    too. The last line names the days fetched from the source.
     """
     from builder.summaries import gitcommit
     from builder.summaries import summarize as engine
+    from builder.summaries.lock import LockError, checkout_lock
     from builder.summaries.sources import HttpSource, LocalSource, SourceError
-    from builder.summaries.summary import summary_path
+    from builder.summaries.summary import SummaryError, summary_path
 
     if db and source:
         raise click.UsageError("give --db or --source, not both")
@@ -203,34 +215,103 @@ def summarize(
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        deployment = resolve_deployment(deployment, reader.availability().deployment)
-        result = engine.summarize(
-            reader,
-            summaries,
-            deployment,
-            today or utc_today(),
-            min_age,
-            since,
-            progress=lambda s: click.echo(
-                f"wrote {summary_path(summaries, deployment, s.date)}: {s.systems} systems,"
-                f" {s.persistent_systems} persistent"
-            ),
-        )
-        if result.skipped:
-            click.echo(f"left {len(result.skipped)} existing summaries untouched")
-        if not result.written:
-            click.echo("nothing to summarize: every complete day has its summary")
-        elif commit:
-            paths = [summary_path(summaries, deployment, s.date) for s in result.written]
-            message = gitcommit.commit_message(deployment, result.written)
-            sha = gitcommit.commit_files(paths, message)
-            click.echo(f"committed {len(paths)} summaries as {sha[:12]}")
-    except (SourceError, engine.SummarizeError, gitcommit.CommitError) as exc:
+        with checkout_lock(summaries):
+            deployment = resolve_deployment(deployment, reader.availability().deployment)
+            engine.remove_stale_temp_files(summaries, deployment)
+            earlier = uncommitted_to_adopt(summaries, deployment) if commit else []
+            result = engine.summarize(
+                reader,
+                summaries,
+                deployment,
+                today,
+                min_age,
+                since,
+                progress=lambda s: click.echo(
+                    f"wrote {summary_path(summaries, deployment, s.date)}: {s.systems} systems,"
+                    f" {s.persistent_systems} persistent"
+                ),
+            )
+            if result.skipped:
+                click.echo(f"left {len(result.skipped)} existing summaries untouched")
+            if commit and (result.written or earlier):
+                click.echo(commit_summaries(summaries, deployment, result.written, earlier))
+    except (
+        LockError,
+        SourceError,
+        engine.SummarizeError,
+        gitcommit.CommitError,
+        SummaryError,
+    ) as exc:
         raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:  # the receiver's file is locked, damaged or on a failing disk
         raise click.ClickException(f"reading {reader.describe()} failed: {exc}") from None
     finally:
         reader.close()
+    click.echo(closing_line(result, reader.describe()))
+
+
+def commit_summaries(
+    root: Path, deployment: str, written: list[Summary], earlier: list[Summary]
+) -> str:
+    """Commit this run's files and those an earlier run left uncommitted, in one commit; the
+    line that says so."""
+    from builder.summaries import gitcommit
+    from builder.summaries.summarize import describe_days
+    from builder.summaries.summary import summary_path
+
+    summaries = written + earlier
+    paths = sorted(summary_path(root, deployment, s.date) for s in summaries)
+    days = [s.date for s in earlier]
+    sha = gitcommit.commit_files(paths, gitcommit.commit_message(deployment, summaries, days))
+    if sha is None:
+        return f"nothing to commit: {len(paths)} summaries are as git already has them"
+    line = f"committed {len(paths)} summaries as {sha[:12]}"
+    if days:
+        line += f", with {describe_days(days)} that an earlier run wrote but did not commit"
+    return line
+
+
+def closing_line(result: RunResult, source: str) -> str:
+    """The days this run fetched from ``source``, or that there was nothing to fetch."""
+    from builder.summaries.summarize import describe_days
+
+    fetched = [s.date for s in result.written]
+    if fetched:
+        return f"fetched {describe_days(fetched)} from {source}"
+    return (
+        f"nothing to summarize: every complete day before {result.today} has its summary;"
+        f" fetched nothing from {source}"
+    )
+
+
+def uncommitted_to_adopt(root: Path, deployment: str) -> list[Summary]:
+    """Summary files an earlier run wrote but did not commit (it was killed, or failed later),
+    validated; ClickException naming them when they are not valid or a committed file changed.
+    """
+    from builder.summaries import gitcommit
+    from builder.summaries.summary import SummaryError, check_file
+
+    pending = gitcommit.uncommitted_summaries(root, deployment)
+    if pending.changed:
+        names = ", ".join(str(p) for p in pending.changed)
+        raise click.ClickException(
+            f"committed summary files were edited without a commit: {names}; restore them (git"
+            " restore; summaries are never rewritten) or commit the edit, then re-run"
+        )
+    adopted: list[Summary] = []
+    problems: list[str] = []
+    for path in pending.new:
+        try:
+            adopted.append(check_file(path, deployment))
+        except SummaryError as exc:
+            problems.append(str(exc))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise click.ClickException(
+            f"{problems[0]}{more}: an uncommitted summary file that is not valid; remove it,"
+            " then re-run"
+        )
+    return adopted
 
 
 def resolve_deployment(given: str | None, reported: str | None) -> str:
@@ -266,26 +347,32 @@ def import_legacy(fixture: Path, deployment: str, summaries: Path, commit: bool)
     """
     from builder.summaries import gitcommit, legacy
     from builder.summaries.fixture import FixtureError
+    from builder.summaries.lock import LockError, checkout_lock
     from builder.summaries.summarize import SummarizeError
     from builder.summaries.summary import summary_path
 
+    report = legacy.ImportReport()
     try:
-        report = legacy.import_fixture(fixture, summaries, deployment)
-    except (FixtureError, legacy.LegacyError, SummarizeError) as exc:
+        # Read the whole fixture first, then write while holding the checkout's lock, so that
+        # no summarize run writes or commits in the same checkout meanwhile.
+        with legacy.spooled(fixture, report) as spool, checkout_lock(summaries):
+            legacy.write_days(spool, summaries, deployment, report)
+            for line in legacy_report_lines(report, summaries / deployment):
+                click.echo(line)
+            for day, why in report.malformed:
+                click.echo(f"{day}: not imported: {why}", err=True)
+            if commit and report.written:
+                paths = [summary_path(summaries, deployment, day) for day in report.written]
+                message = legacy.commit_message(deployment, fixture, report)
+                sha = gitcommit.commit_files(paths, message)
+                done = f"as {sha[:12]}" if sha else "(nothing to commit: already committed)"
+                click.echo(f"committed {len(paths)} summaries {done}")
+    except (FixtureError, legacy.LegacyError, SummarizeError, LockError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except gitcommit.CommitError as exc:
         raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:  # the temporary spool: a full disk, most likely
         raise click.ClickException(f"the temporary copy of the fixture failed: {exc}") from None
-    for line in legacy_report_lines(report, summaries / deployment):
-        click.echo(line)
-    for day, why in report.malformed:
-        click.echo(f"{day}: not imported: {why}", err=True)
-    if commit and report.written:
-        paths = [summary_path(summaries, deployment, day) for day in report.written]
-        try:
-            sha = gitcommit.commit_files(paths, legacy.commit_message(deployment, fixture, report))
-        except gitcommit.CommitError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"committed {len(paths)} summaries as {sha[:12]}")
     if report.malformed:
         raise click.ClickException(
             f"{len(report.malformed)} days were not imported (malformed rows, listed above);"
@@ -379,7 +466,11 @@ def build(summaries: Path, deployment: str, out: Path) -> None:
 @main.command("check-summaries")
 @click.argument("root", type=click.Path(file_okay=False, path_type=Path), default=Path("summaries"))
 def check_summaries(root: Path) -> None:
-    """Validate every summary file under ROOT against the schema and the canonical form."""
+    """Validate every summary file under ROOT: schema, canonical form and the rules build applies.
+
+    build refuses the same files: numbers that are not JSON (NaN, Infinity), duplicate keys,
+    integers written as floats, impossible ages or dates, files in the wrong year folder.
+    """
     from builder.summaries.summary import DEPLOYMENTS as KNOWN
     from builder.summaries.summary import SummaryError, check_file
 

@@ -8,6 +8,7 @@ is the sum of the day's age counts, ``persistent_systems`` the sum over ages >= 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -379,6 +380,22 @@ def test_commit_makes_one_commit_that_names_the_date_ranges(fixture: Path, tmp_p
     ]
     assert f"committed 3 summaries as {head.hexsha[:12]}" in stdout
     assert repo.untracked_files == ["summaries/prod/2023/2023-04-16.json"]
+
+
+def test_an_import_waits_for_no_summarize_run_in_the_same_checkout(
+    fixture: Path, tmp_path: Path
+) -> None:
+    """import-legacy takes the checkout's lock that summarize takes: while another run holds
+    it, the import refuses with one line and writes nothing."""
+    from builder.summaries.lock import checkout_lock
+
+    out = tmp_path / "summaries"
+    with checkout_lock(out):
+        code, _, stderr = run_import(fixture, out)
+    assert code == 1
+    assert stderr.startswith(f"Error: another run (pid {os.getpid()}) is writing summaries")
+    assert files(out) == {}
+    assert run_import(fixture, out)[0] == 0  # released: the import goes ahead
 
 
 def test_commit_outside_a_repository_is_an_error_after_writing(

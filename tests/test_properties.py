@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,20 +22,22 @@ SETTINGS = settings(
 )
 
 
-def fresh_client() -> Any:
-    folder = Path(tempfile.mkdtemp(prefix="prop-"))
+def client_in(folder: Path) -> Any:
     app = create_app({"DATABASE": folder / "a.sqlite3", "EXPORT_TOKEN": "t"})
     return app.test_client()
 
 
-CLIENT = None
+@contextmanager
+def fresh_client() -> Iterator[Any]:
+    """A receiver with an empty database, removed with its folder afterwards."""
+    with tempfile.TemporaryDirectory(prefix="prop-") as folder:
+        yield client_in(Path(folder))
 
 
-def shared_client() -> Any:
-    global CLIENT
-    if CLIENT is None:
-        CLIENT = fresh_client()
-    return CLIENT
+@pytest.fixture(scope="module")
+def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One receiver for many examples, in pytest's own temporary folder."""
+    return client_in(tmp_path_factory.mktemp("prop"))
 
 
 valid_prefix = st.uuids().map(lambda u: wire.analytics(str(u)))
@@ -46,8 +51,8 @@ valid_prefix = st.uuids().map(lambda u: wire.analytics(str(u)))
         st.tuples(valid_prefix, st.integers(1, 60)).map(lambda t: t[0][: -t[1]]),
     )
 )
-def test_any_bytes_get_200_or_400_never_5xx(body: bytes) -> None:
-    response = shared_client().post("/", data=body)
+def test_any_bytes_get_200_or_400_never_5xx(shared_client: Any, body: bytes) -> None:
+    response = shared_client.post("/", data=body)
     assert response.status_code in (200, 400), response.data
     payload = response.json
     assert ("status" in payload) if response.status_code == 200 else payload["error"]
@@ -88,11 +93,11 @@ def test_a_valid_message_round_trips_through_store_and_export(
         postgresql_version=postgresql,
         rbac=rbac_stats,
     )
-    client = fresh_client()
-    assert client.post("/", data=body).json == {"status": "accepted"}
-    export = client.get("/export/", headers={"Authorization": "Bearer t"}).json
-    day = export["days"][0]["date"]
-    text = client.get(f"/export/{day}.jsonl", headers={"Authorization": "Bearer t"}).get_data()
+    with fresh_client() as client:
+        assert client.post("/", data=body).json == {"status": "accepted"}
+        export = client.get("/export/", headers={"Authorization": "Bearer t"}).json
+        day = export["days"][0]["date"]
+        text = client.get(f"/export/{day}.jsonl", headers={"Authorization": "Bearer t"}).get_data()
     assert json.loads(text) == {
         "date": day,
         "age_days": 0,
@@ -102,3 +107,10 @@ def test_a_valid_message_round_trips_through_store_and_export(
         "postgresql_version": postgresql or 0,
         "rbac_stats": rbac_stats,
     }
+
+
+def test_a_fresh_receiver_leaves_no_folder_behind() -> None:
+    with fresh_client() as client:
+        folder = Path(client.application.config["DATABASE"]).parent
+        assert client.post("/", data=wire.analytics(str(uuid.uuid4()))).status_code == 200
+    assert not folder.exists()

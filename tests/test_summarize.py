@@ -95,6 +95,7 @@ def test_golden_summaries(prod: Flask, db_path: Path, tmp_path: Path) -> None:
         f"wrote {out}/prod/2026/2026-11-03.json: 3 systems, 2 persistent",
         f"wrote {out}/prod/2026/2026-11-04.json: 0 systems, 0 persistent",
         f"wrote {out}/prod/2026/2026-11-05.json: 2 systems, 1 persistent",
+        f"fetched 2026-11-02..2026-11-05 (4 days) from {db_path}",
     ]
 
 
@@ -307,7 +308,7 @@ def test_http_source_gives_up_after_its_retries(prod: Flask) -> None:
 
 
 def test_no_raw_data_means_nothing_to_do(app: Flask, db_path: Path, tmp_path: Path) -> None:
-    result = summarize(LocalSource(db_path), tmp_path, "prod", date(2026, 12, 1))
+    result = summarize(LocalSource(db_path), tmp_path, "prod", date(2026, 11, 28))
     assert (result.written, result.skipped) == ([], [])
 
 

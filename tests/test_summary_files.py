@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from builder.cli import main
-from builder.summaries.summary import _compiled, committed_schema, first_schema_error
+from builder.summaries.summary import _compiled, committed_schema, first_schema_error, load
 
 GOLDEN = Path(__file__).parent / "golden" / "summaries"
 VALID = json.loads((GOLDEN / "prod/2026/2026-11-03.json").read_text())
@@ -81,3 +82,139 @@ def test_check_summaries_names_each_bad_file(tmp_path: Path) -> None:
     assert "dev/2026/2026-11-02.json: deployment is 'prod', not 'dev'" in output
     assert "prod/2026/2026-11-05.json: cannot read summary" in output
     assert "Error: 4 of 6 summary files are invalid" in output
+
+
+# -- files that are schema-valid, or not files at all, and would still break the site --------
+
+DAY = "prod/2026/2026-11-03.json"
+TEXT = (GOLDEN / DAY).read_text()
+
+
+def replace(old: str, new: str) -> Any:
+    def change(root: Path) -> Path:
+        path = root / DAY
+        assert old in TEXT
+        path.write_text(TEXT.replace(old, new, 1))
+        return path
+
+    return change
+
+
+def write(relative: str, text: str) -> Any:
+    def change(root: Path) -> Path:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    return change
+
+
+def directory_named_like_a_day(root: Path) -> Path:
+    path = root / "prod/2026/2026-11-06.json"
+    path.mkdir()
+    return path
+
+
+def link_named_like_a_day(root: Path) -> Path:
+    path = root / "prod/2026/2026-11-06.json"
+    path.symlink_to(root / "prod/2026/2026-11-05.json")
+    return path
+
+
+def nested_inside_a_value(depth: int) -> str:
+    return TEXT.replace('"processes__avg": 3.0', f'"processes__avg": {"[" * depth}{"]" * depth}', 1)
+
+
+TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
+BREAKS_THE_SITE = {
+    "NaN mean": (
+        replace('"processes__avg": 3.0', '"processes__avg": NaN'),
+        "cannot read summary (NaN is not a JSON",
+    ),
+    "Infinity mean": (
+        replace('"hosts__avg": 1.0', '"hosts__avg": Infinity'),
+        "cannot read summary (Infinity is not a JSON number",
+    ),
+    "a number too large for a double": (
+        replace('"processes__avg": 3.0', '"processes__avg": 1e400'),
+        "cannot read summary (number 1e400 is out of range",
+    ),
+    "an impossible age": (
+        replace('"age_count": {', '"age_count": {"20000000": 1, '),
+        "age_count: age 20000000 is impossible (a system first seen on 2000-01-01 would be"
+        " 9803 days old)",
+    ),
+    "an age one day too old": (
+        replace('"age_count": {', '"age_count": {"9804": 1, '),
+        "age_count: age 9804 is impossible",
+    ),
+    "an integer written as a float": (
+        replace('"systems": 3,', '"systems": 40.0,'),
+        "at systems: an integer is written as a float",
+    ),
+    "a count written as a float": (
+        replace('"3.21.0": 1', '"3.21.0": 1.0'),
+        "at xyz_component/core/3.21.0: an integer is written as a float",
+    ),
+    "a key twice": (
+        replace('"systems": 3,', '"systems": 3, "systems": 3,'),
+        "cannot read summary (duplicate key 'systems'",
+    ),
+    "a copy in another year's folder": (
+        write("prod/2025/2026-11-03.json", TEXT),
+        "belongs in the folder 2026/",
+    ),
+    "nested deeper than the parser goes": (
+        write("prod/2026/2026-11-06.json", "[" * 100_000 + "]" * 100_000),
+        "nested too deeply to be a summary",
+    ),
+    "nested deep inside a value": (
+        lambda root: write(DAY, nested_inside_a_value(600))(root),
+        "schema: at online_workers/processes__avg:",
+    ),
+    "a stray file": (write("prod/2026/notes.json", '{"todo": 1}\n'), "file name is not a date"),
+    "a folder named like a day": (directory_named_like_a_day, "not a regular file"),
+    "a link named like a day": (link_named_like_a_day, "a symbolic link, not a summary file"),
+    "a day that has not ended": (
+        write(
+            f"prod/{TOMORROW.year}/{TOMORROW}.json",
+            TEXT.replace("2026-11-03", TOMORROW.isoformat()),
+        ),
+        f"date {TOMORROW} is not a day between 2000-01-01 and today (UTC)",
+    ),
+}
+
+
+@pytest.fixture
+def summaries(tmp_path: Path) -> Path:
+    root = tmp_path / "summaries"
+    shutil.copytree(GOLDEN, root)
+    return root
+
+
+@pytest.mark.parametrize("case", BREAKS_THE_SITE)
+def test_check_summaries_and_build_refuse_the_same_files(
+    summaries: Path, tmp_path: Path, case: str
+) -> None:
+    """Each file is named in one line by both commands, and no site is built from it."""
+    change, reason = BREAKS_THE_SITE[case]
+    path = change(summaries)
+    code, output = check(summaries)
+    assert code == 1
+    problems = [line for line in output.splitlines() if not line.startswith("Error: ")]
+    assert len(problems) == 1 and problems[0].startswith(f"{path}: {reason}"), output
+    assert len(problems[0]) <= len(f"{path}: ") + 300  # a long value is cut short
+    out = tmp_path / "site"
+    result = CliRunner().invoke(
+        main, ["build", "--summaries", str(summaries), "--out", str(out)], catch_exceptions=False
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {path}: {reason}")
+    assert len(result.output.splitlines()) == 1
+    assert not (out / "index.html").exists()
+
+
+def test_the_oldest_possible_age_is_accepted(summaries: Path) -> None:
+    path = replace('"age_count": {', '"age_count": {"9803": 1, ')(summaries)
+    assert load(path, "prod").age_count[9803] == 1  # first seen on 2000-01-01

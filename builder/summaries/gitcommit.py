@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import git
@@ -10,21 +13,72 @@ import git
 from builder.summaries.summary import Summary
 
 FALLBACK_AUTHOR = ("pulp-analytics", "pulp-analytics@users.noreply.github.com")
+EARLIER_RUN = " (written by an earlier run that stopped before committing)"
 
 
 class CommitError(RuntimeError):
     """The files cannot be committed (not a git repository, a broken index)."""
 
 
-def commit_message(deployment: str, summaries: list[Summary]) -> str:
-    """A subject naming the days, and one body line per day with its system counts."""
+def commit_message(
+    deployment: str, summaries: list[Summary], earlier: Collection[date] = ()
+) -> str:
+    """A subject naming the days, and one body line per day with its system counts.
+
+    Days in ``earlier`` were written by a run that stopped before committing them.
+    """
+    summaries = sorted(summaries, key=lambda s: s.date)
     first, last = summaries[0].date, summaries[-1].date
     span = f"{first}" if first == last else f"{first}..{last} ({len(summaries)} days)"
     lines = [f"summaries({deployment}): {span}", ""]
     lines += [
-        f"{s.date}: {s.systems} systems, {s.persistent_systems} persistent" for s in summaries
+        f"{s.date}: {s.systems} systems, {s.persistent_systems} persistent"
+        + (
+            " (written by an earlier run that stopped before committing)"
+            if s.date in earlier
+            else ""
+        )
+        for s in summaries
     ]
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Uncommitted:
+    """Summary files of a deployment whose state on disk git has not recorded.
+
+    A deleted summary is not listed: deleting a day's file (``git rm``) is how a day is
+    summarized again, and the run that writes it anew commits it.
+    """
+
+    new: list[Path] = field(default_factory=list)  # untracked, or staged but never committed
+    changed: list[Path] = field(default_factory=list)  # committed, then edited
+
+
+def uncommitted_summaries(root: Path, deployment: str) -> Uncommitted:
+    """What ``git status`` reports for the deployment's summary files (``YYYY/*.json``)."""
+    base = (root / deployment).resolve()
+    try:
+        repo = git.Repo(root if root.exists() else root.parent, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise CommitError(f"{root} is not inside a git repository") from None
+    out = Uncommitted()
+    if not base.is_dir():
+        return out
+    top = Path(repo.working_tree_dir or ".").resolve()
+    try:
+        status = repo.git.status(
+            "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", str(base)
+        )
+    except git.GitCommandError as exc:
+        raise CommitError(f"git status failed: {(exc.stderr or str(exc)).strip()}") from None
+    for entry in filter(None, status.split("\0")):
+        code, path = entry[:2], top / entry[3:]
+        if path.suffix != ".json" or path.parent.parent != base or "D" in code:
+            continue
+        named = root / deployment / path.parent.name / path.name  # as the caller spells it
+        (out.new if code == "??" or code[0] == "A" else out.changed).append(named)
+    return out
 
 
 def head_revision(path: Path) -> str:
@@ -35,8 +89,12 @@ def head_revision(path: Path) -> str:
         return "unknown"  # ValueError: a repository without commits
 
 
-def commit_files(paths: list[Path], message: str) -> str:
-    """Commit exactly ``paths`` (whatever else is staged stays staged); return the new sha."""
+def commit_files(paths: list[Path], message: str) -> str | None:
+    """Commit exactly ``paths`` (whatever else is staged stays staged); return the new sha.
+
+    None when the files are already committed as they are (a day removed and summarized again
+    from the same data): there is nothing to commit.
+    """
     try:
         repo = git.Repo(paths[0].parent, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -46,6 +104,8 @@ def commit_files(paths: list[Path], message: str) -> str:
     try:
         repo.index.add(relative)
         repo.index.write()
+        if not repo.git.diff("--cached", "--name-only", "HEAD", "--", *relative):
+            return None
         with repo.git.custom_environment(**_identity_env(repo)):
             repo.git.commit("--quiet", "--only", "--message", message, "--", *relative)
     except git.GitCommandError as exc:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import json
 import sqlite3
-import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -51,6 +52,7 @@ class Availability:
     systems: dict[date, int] = field(default_factory=dict)  # stored submissions per day
     rejected: dict[date, tuple[int, int]] = field(default_factory=dict)  # (duplicate, ignored)
     counts_rejected: bool = True  # the receiver counts duplicate and ignored posts
+    today: date | None = None  # the receiver's own date, when its export reports it
 
     @property
     def first_raw_day(self) -> date | None:
@@ -110,16 +112,25 @@ class LocalSource:
 
 
 class HttpSource:
-    """A receiver's ``/export/``, read with a bearer token; retries on 5xx and lost connections."""
+    """A receiver's ``/export/``, read with a bearer token; retries on 5xx and lost connections.
+
+    The token goes only to the origin (scheme, host, port) of ``url``: ``https://``, or
+    ``http://`` on a loopback address, where it never leaves the machine. A redirect to any
+    other origin is refused rather than followed, and a loopback source bypasses proxies.
+    """
 
     def __init__(self, url: str, token: str | None, retries: int = 5, backoff: float = 1.0) -> None:
         if not token:
             raise SourceError("set ANALYTICS_EXPORT_TOKEN to read a receiver's export")
+        self.origin = checked_origin(url)
         self.base = url.rstrip("/")
         self.token = token
         self.retries = retries
         self.backoff = backoff
-        self._tmp = tempfile.TemporaryDirectory(prefix="pulp-analytics-")
+        handlers: list[urllib.request.BaseHandler] = [SameOriginRedirects()]
+        if self.origin[0] == "http":  # loopback: no proxy ever sees the token in clear text
+            handlers.append(urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
         self._index: Availability | None = None
 
     def describe(self) -> str:
@@ -136,6 +147,7 @@ class HttpSource:
         try:
             days = {date.fromisoformat(d["date"]): d for d in index["days"]}
             kept = index["oldest_kept_day"]
+            today = index.get("today")  # older receivers do not report their date
             return Availability(
                 deployment=index["deployment"],
                 oldest_kept_day=date.fromisoformat(kept) if kept else None,
@@ -145,14 +157,16 @@ class HttpSource:
                     for d, v in days.items()
                 },
                 counts_rejected=all("duplicate" in v for v in days.values()),
+                today=date.fromisoformat(today) if today is not None else None,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SourceError(f"{self.base}/export/ answered an unexpected index ({exc})") from None
 
     @contextmanager
     def day(self, day: date) -> Iterator[DayRows]:
-        path = Path(self._tmp.name) / f"{day.isoformat()}.sqlite3"
-        conn = sqlite3.connect(path, isolation_level=None)
+        # SQLite's private temporary database: its file is unlinked as soon as it is opened, so
+        # nothing is left behind even when the run is killed.
+        conn = sqlite3.connect("", isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode = OFF")
             conn.execute("PRAGMA synchronous = OFF")
@@ -165,7 +179,6 @@ class HttpSource:
             yield DayRows(conn, relation, ())
         finally:
             conn.close()
-            path.unlink(missing_ok=True)
 
     @staticmethod
     def _load(conn: sqlite3.Connection, response: IO[bytes]) -> int:
@@ -196,7 +209,7 @@ class HttpSource:
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
         for attempt in range(self.retries + 1):
             try:
-                with urllib.request.urlopen(request, timeout=60) as response:
+                with self._opener.open(request, timeout=60) as response:
                     return read(response)
             except urllib.error.HTTPError as exc:
                 if exc.code < 500 or attempt == self.retries:
@@ -212,7 +225,75 @@ class HttpSource:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        self._tmp.cleanup()
+        """Nothing to release: each day's database goes when its connection closes."""
+
+
+LOOPBACK_NAMES = ("localhost", "localhost.")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int | None]  # scheme, host, port
+
+
+def origin_of(url: str) -> Origin:
+    """(scheme, host, port) of ``url``, lower case, the port filled in; ValueError if unreadable."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
+
+
+def checked_origin(url: str) -> Origin:
+    """The origin of a source URL that may carry the export token; SourceError if it may not.
+
+    ``https://`` anywhere; ``http://`` only on loopback (127.0.0.0/8, ::1, localhost).
+    """
+    try:
+        scheme, host, port = origin_of(url)
+    except ValueError as exc:  # a port that is not a number, a bad IPv6 literal
+        raise SourceError(f"{url}: not a URL ({exc})") from None
+    if scheme not in DEFAULT_PORTS or not host:
+        raise SourceError(f"{url}: the source must be an https:// URL")
+    if scheme == "http" and not is_loopback(host):
+        raise SourceError(
+            f"{url}: refusing to send the export token over plain http to {host};"
+            " use https:// (http:// is only for loopback addresses)"
+        )
+    return scheme, host, port
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and the loopback addresses (127.0.0.0/8, ::1)."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only within the origin the token was meant for; refuse any other."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        try:
+            target = origin_of(urllib.parse.urljoin(req.full_url, newurl))
+        except ValueError:
+            target = ("", "an unreadable address", None)
+        if target != origin_of(req.full_url):
+            fp.close()
+            scheme, host, port = target
+            where = f"{scheme}://{host}:{port}" if scheme else host
+            raise SourceError(
+                f"{req.full_url} redirects to {where}, another origin; refusing to follow"
+                " (the export token goes only to the --source)"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _batches(lines: Iterable[bytes]) -> Iterator[list[tuple[str]]]:

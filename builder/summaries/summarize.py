@@ -13,13 +13,13 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
 from builder.summaries.sources import Availability, DayRows, Source
-from builder.summaries.summary import Summary, newest_day, summary_path
+from builder.summaries.summary import Summary, iter_summary_files, newest_day, summary_path
 
 DEFAULT_MIN_AGE = {"prod": 1, "dev": 0}
 
@@ -30,8 +30,13 @@ class SummarizeError(RuntimeError):
 
 @dataclass
 class RunResult:
+    today: date  # the days before it were summarized
     written: list[Summary] = field(default_factory=list)
     skipped: list[date] = field(default_factory=list)  # existing files left untouched
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
 
 
 def scalar_paths() -> list[str]:
@@ -144,6 +149,52 @@ def days_between(first: date, last: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+def latest_today(available: Availability, real_today: date) -> tuple[date, str]:
+    """The latest ``today`` a run may use, and whose date that is.
+
+    The real UTC date, or the receiver's own date when its export reports an earlier one: the
+    receiver decides which days are complete there (its clock may be set back for a backfill or
+    a test), and no day after the real date has ended anywhere (a typo such as 2027 for 2026).
+    """
+    if available.today is not None and available.today < real_today:
+        return available.today, "the receiver's date, as its export reports it"
+    return real_today, "today's date (UTC)"
+
+
+def check_today(
+    source: Source, available: Availability, today: date | None, since: date | None
+) -> tuple[date, date]:
+    """(``today`` or, when None, the latest allowed day; that latest day). SummarizeError for a
+    ``today`` after the latest day or a ``since`` that leaves nothing to summarize."""
+    limit, whose = latest_today(available, utc_today())
+    if today is None:
+        today = limit
+    elif today > limit:
+        raise SummarizeError(
+            f"--today {today} is after {whose} ({limit}) at {source.describe()}: only days"
+            " that have ended can be summarized; nothing was written"
+        )
+    if since is not None and since >= today:
+        raise SummarizeError(
+            f"--since {since} is not before --today {today}: there is no complete day to"
+            " summarize; nothing was written"
+        )
+    return today, limit
+
+
+def check_newest(root: Path, deployment: str, limit: date) -> None:
+    """A summary file dated ``limit`` or later cannot describe a complete day (a typo in an
+    earlier --today wrote it); left alone it would make every later run skip the real days."""
+    paths = iter_summary_files(root, deployment)
+    future = [p for p in paths if date.fromisoformat(p.stem) >= limit]
+    if future:
+        raise SummarizeError(
+            f"{future[0]}: a summary of {future[0].stem}, a day that has not ended"
+            f" ({len(future)} such files, up to {future[-1].name}); remove them from git,"
+            " then re-run"
+        )
+
+
 def plan_days(
     source: Source,
     available: Availability,
@@ -170,31 +221,45 @@ def plan_days(
     lost = [d for d in todo if kept is None or d < kept]
     if lost:
         raise SummarizeError(
-            f"raw data for {_span(lost)} is no longer kept by {source.describe()} (oldest kept"
-            f" day: {kept or 'none'}); a summary would have to claim zero systems. Re-run with"
-            f" --since {kept or 'DAY'} to skip those days knowingly."
+            f"raw data for {describe_days(lost)} is no longer kept by {source.describe()}"
+            f" (oldest kept day: {kept or 'none'}); a summary would have to claim zero systems."
+            f" Re-run with --since {kept or 'DAY'} to skip those days knowingly."
         )
     return todo, skipped
 
 
-def _span(days: list[date]) -> str:
-    return str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]} ({len(days)} days)"
+def describe_days(days: list[date]) -> str:
+    """Days as runs: ``2026-11-02``, ``2026-11-02..2026-11-05 (4 days)``, or runs joined by
+    commas when there are gaps."""
+    runs: list[list[date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][-1] + timedelta(days=1) == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    text = ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
+    return text if len(days) == 1 else f"{text} ({len(days)} days)"
 
 
 def summarize(
     source: Source,
     root: Path,
     deployment: str,
-    today: date,
+    today: date | None = None,
     min_age: int | None = None,
     since: date | None = None,
     progress: Callable[[Summary], None] | None = None,
 ) -> RunResult:
-    """Write the summary of every missing complete day; never overwrite an existing file."""
+    """Write the summary of every missing complete day; never overwrite an existing file.
+
+    ``today`` defaults to the latest day allowed (:func:`latest_today`); a later one is refused.
+    """
     min_age = DEFAULT_MIN_AGE[deployment] if min_age is None else min_age
     available = source.availability()
+    today, limit = check_today(source, available, today, since)
+    check_newest(root, deployment, limit)
     todo, skipped = plan_days(source, available, root, deployment, today, since)
-    result = RunResult(skipped=skipped)
+    result = RunResult(today=today, skipped=skipped)
     for day in todo:
         with source.day(day) as rows:
             summary = summarize_day(rows, day, deployment, min_age, available.rejected_on(day))
@@ -209,6 +274,18 @@ def summarize(
         if progress:
             progress(summary)
     return result
+
+
+def remove_stale_temp_files(root: Path, deployment: str) -> list[Path]:
+    """Delete the temporary files a run killed inside :func:`write_new` left behind.
+
+    Call it only while holding the checkout's lock: then no other run is writing one.
+    """
+    base = root / deployment
+    stale = sorted(base.glob("[0-9][0-9][0-9][0-9]/.*.json.*.tmp")) if base.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def write_new(path: Path, text: str) -> None:

@@ -9,10 +9,11 @@ order, versions in version order, floats rounded to 4 decimals.
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,11 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "proto" / "summary.schema.js
 FLOAT_DIGITS = 4
 DEPLOYMENTS = ("prod", "dev")
 SOURCES = ("legacy",)  # summaries not counted by the summarizer: see docs/legacy.md
+# No system can have reported before this day: Pulp did not exist yet. It bounds the ages a
+# summary may hold (an age is days since the system was first seen), so a corrupt age key cannot
+# make the site draw millions of points.
+EARLIEST_DAY = date(2000, 1, 1)
+PROBLEM_CHARS = 300  # a problem quotes at most this much of a file's content
 
 
 class SummaryError(ValueError):
@@ -113,12 +119,22 @@ def numeric_map(counts: Mapping[Any, int]) -> dict[str, int]:
     return {str(k): counts[k] for k in sorted(counts, key=value_order)}
 
 
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+DIGIT_RUNS = re.compile(r"[0-9]+|[^0-9]+")
+DATE_NAME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\.json")
+
+
 def value_order(value: Any) -> tuple[int, float, str]:
+    """Sort key: plain decimal numbers in numeric order, then any other text in text order.
+
+    Total on every string: ``nan``, ``inf``, ``1e3`` or digits of other scripts sort as text.
+    """
     text = str(value)
-    try:
-        return (0, float(text), text)
-    except ValueError:
-        return (1, 0.0, text)
+    if NUMBER.fullmatch(text):
+        number = float(text)
+        if math.isfinite(number):
+            return (0, number, text)
+    return (1, 0.0, text)
 
 
 def version_map(counts: Mapping[str, int]) -> dict[str, int]:
@@ -127,61 +143,174 @@ def version_map(counts: Mapping[str, int]) -> dict[str, int]:
 
 @cache
 def version_order(version: str) -> tuple[Any, ...]:
-    """Sort key: PEP 440 order where a version parses, then the rest by their number runs."""
+    """Sort key: PEP 440 order where a version parses, then the rest by their runs of digits.
+
+    Total on every string and never raising: only ASCII digits count as numbers (``1²`` or
+    ``①`` are text), and runs of digits are compared without converting them to ``int``, which
+    refuses more than 4300 digits.
+    """
     try:
         return (0, Version(version), version)
-    except InvalidVersion:
-        runs = re.findall(r"\d+|\D+", version)
-        return (1, tuple((0, int(r), "") if r.isdigit() else (1, 0, r) for r in runs), version)
+    except (InvalidVersion, ValueError):  # ValueError: a release number too long for int()
+        runs = DIGIT_RUNS.findall(version)
+        return (1, tuple(_run_order(run) for run in runs), version)
+
+
+def _run_order(run: str) -> tuple[int, int, str]:
+    """A run of ASCII digits by its numeric value (length, then digits), text after numbers."""
+    if run[0].isascii() and run[0].isdigit():
+        digits = run.lstrip("0")
+        return (0, len(digits), digits)
+    return (1, 0, run)
 
 
 def summary_path(root: Path, deployment: str, day: date) -> Path:
     return root / deployment / f"{day.year:04d}" / f"{day.isoformat()}.json"
 
 
-def iter_summary_files(root: Path, deployment: str) -> Iterator[Path]:
-    """Every summary file of a deployment, oldest first."""
+def iter_summary_files(root: Path, deployment: str) -> list[Path]:
+    """Every summary file of a deployment, oldest first.
+
+    Anything in a year folder named ``*.json`` must be a summary file: a stray file, a folder
+    or a link there raises SummaryError naming it instead of being taken for a day.
+    """
     base = root / deployment
     if not base.is_dir():
-        return
-    yield from sorted(base.glob("[0-9][0-9][0-9][0-9]/*.json"), key=lambda p: p.name)
+        return []
+    paths = sorted(base.glob("[0-9][0-9][0-9][0-9]/*.json"), key=lambda p: (p.name, str(p)))
+    for path in paths:
+        check_path(path)
+    return paths
 
 
 def newest_day(root: Path, deployment: str) -> date | None:
-    newest = None
-    for path in iter_summary_files(root, deployment):
-        newest = path
-    return None if newest is None else day_of(newest)
+    paths = iter_summary_files(root, deployment)
+    return day_of(paths[-1]) if paths else None
 
 
 def day_of(path: Path) -> date:
-    try:
-        return date.fromisoformat(path.stem)
-    except ValueError:
-        raise SummaryError(f"{path}: file name is not a date (YYYY-MM-DD.json)") from None
+    """The day in a summary file's name; SummaryError for any other name."""
+    if DATE_NAME.fullmatch(path.name):
+        try:
+            return date.fromisoformat(path.stem)
+        except ValueError:  # 2026-02-30
+            pass
+    raise SummaryError(f"{path}: file name is not a date (YYYY-MM-DD.json)")
+
+
+def check_path(path: Path) -> date:
+    """The day a summary file's path names; a link, a folder, a name that is no date or a file
+    in another year's folder raises SummaryError naming it."""
+    if path.is_symlink():
+        raise SummaryError(f"{path}: a symbolic link, not a summary file")
+    if not path.is_file():
+        raise SummaryError(f"{path}: not a regular file")
+    day = day_of(path)
+    if path.parent.name != f"{day.year:04d}":
+        raise SummaryError(f"{path}: belongs in the folder {day.year:04d}/")
+    return day
+
+
+def parse(text: str) -> Any:
+    """JSON as RFC 8259 defines it: no NaN or Infinity, no number too large for a double and no
+    key twice in one object (Python's json module accepts all three)."""
+    return json.loads(
+        text,
+        parse_constant=_no_constant,
+        parse_float=_finite_float,
+        object_pairs_hook=_unique_keys,
+    )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key[:80]!r}")
+        out[key] = value
+    return out
 
 
 def load(path: Path, deployment: str | None = None) -> Summary:
-    """Read and validate one summary file; any problem raises SummaryError naming the file."""
+    """Read and validate one summary file; any problem raises SummaryError naming the file.
+
+    ``check-summaries`` and ``build`` both read summaries through here, so they accept and
+    refuse the same files.
+    """
+    check_path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SummaryError(f"{path}: cannot read summary ({exc})") from None
-    problem = first_schema_error(data)
+        data = parse(path.read_text(encoding="utf-8"))
+        problem = first_schema_error(data) or first_content_error(data, path)
+    except RecursionError:
+        raise SummaryError(f"{path}: nested too deeply to be a summary") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise SummaryError(f"{path}: cannot read summary ({_short(str(exc))})") from None
     if problem:
-        raise SummaryError(f"{path}: {problem}")
-    if data["date"] != path.stem:
-        raise SummaryError(f"{path}: holds date {data['date']}, not the one in its name")
+        raise SummaryError(f"{path}: {_short(problem)}")
     if deployment is not None and data["deployment"] != deployment:
         raise SummaryError(f"{path}: deployment is {data['deployment']!r}, not {deployment!r}")
     return Summary.from_dict(data)
 
 
+def _short(text: str) -> str:
+    """One line of at most PROBLEM_CHARS characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= PROBLEM_CHARS else line[: PROBLEM_CHARS - 1] + "…"
+
+
+def first_content_error(data: Mapping[str, Any], path: Path) -> str | None:
+    """What the schema cannot say about a schema-valid summary that would still break the site:
+    the date in the file is not the one in its name or is not a day that has ended, an integer
+    written as a float (``40.0``), an age older than EARLIEST_DAY allows."""
+    if data["date"] != path.stem:
+        return f"holds date {data['date']}, not the one in its name"
+    day = date.fromisoformat(data["date"])
+    if not EARLIEST_DAY <= day <= datetime.now(UTC).date():
+        return f"date {day} is not a day between {EARLIEST_DAY} and today (UTC)"
+    where = _float_for_integer(data, committed_schema(), "")
+    if where is not None:
+        return f"at {where or '(top level)'}: an integer is written as a float"
+    oldest = (day - EARLIEST_DAY).days
+    too_old = [age for age in data["age_count"] if len(age) > 7 or int(age) > oldest]
+    if too_old:
+        return (
+            f"age_count: age {too_old[0][:20]} is impossible (a system first seen on"
+            f" {EARLIEST_DAY} would be {oldest} days old)"
+        )
+    return None
+
+
+def _float_for_integer(value: Any, schema: Mapping[str, Any], where: str) -> str | None:
+    """The path of the first value the schema types as an integer but that is a float."""
+    if schema.get("type") == "integer":
+        return where if isinstance(value, float) else None
+    if not isinstance(value, dict):
+        return None
+    properties = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    for key, item in value.items():
+        child = properties.get(key, extra)
+        if isinstance(child, dict):
+            found = _float_for_integer(item, child, f"{where}/{key}".lstrip("/"))
+            if found is not None:
+                return found
+    return None
+
+
 def check_file(path: Path, deployment: str) -> Summary:
-    """``load``, plus: the file sits in its year's folder and is byte-for-byte canonical."""
+    """``load``, plus: the file is byte-for-byte canonical."""
     summary = load(path, deployment)
-    if path.parent.name != f"{summary.date.year:04d}":
-        raise SummaryError(f"{path}: belongs in the folder {summary.date.year:04d}/")
     if path.read_text(encoding="utf-8") != summary.to_json():
         raise SummaryError(f"{path}: not in canonical form (key order, sorting, indent, newline)")
     return summary
