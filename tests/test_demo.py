@@ -231,12 +231,14 @@ def test_demo_serves_prod_and_dev_stops_on_sigterm_and_sighup_and_restarts_at_on
     port = receivers.free_port()
     run = Run(port, tmpdir)
     started = run.read_until("[1/4]")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+    url = f"http://127.0.0.1:{port}/"
+    with urllib.request.urlopen(url, timeout=10) as response:  # not the JSON 404
         assert response.headers["Content-Type"].startswith("text/html")
         assert "Building the demo site…" in response.read().decode()
     dev_port = int(re.findall(r":(\d+)/", started)[-1])
     run.read_until("Press Ctrl-C")
     text = "".join(run.lines)
+    assert re.search(rf"\[1/4\] started the receivers \(\d+\.\d s\): prod on {url}", started)
     assert re.search(r"\[2/4\] simulated 10 days of reports \(\d+\.\d s\): prod \d+ accepted", text)
     assert re.search(r"\[3/4\] summarized 9 complete days of each deployment .*\(\d+\.\d s\)", text)
     assert re.search(r"\[4/4\] built the prod and dev sites \(\d+\.\d s\)", text)
@@ -245,17 +247,21 @@ def test_demo_serves_prod_and_dev_stops_on_sigterm_and_sighup_and_restarts_at_on
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(url)
         wait_drawn(page)
         assert page.locator("canvas").count() >= 3
         assert page.locator(".pa-dev-banner").count() == 0  # prod, as published
         page.get_by_role("link", name="Development deployment").click()  # dev: one click away
         wait_drawn(page)
-        assert page.url == f"http://127.0.0.1:{port}/dev/"
+        assert page.url == f"{url}dev/"
         assert page.locator(".pa-dev-banner").count() == 1
         assert errors == []
     assert post(port) == (200, b'{"status": "accepted"}')
     assert post(dev_port) == (200, b'{"status": "accepted"}')
+    conn = http.client.HTTPConnection("127.0.0.1", dev_port, timeout=10)
+    conn.request("GET", "/")
+    response = conn.getresponse()  # the dev receiver's address leads to the dev site
+    assert (response.status, response.headers["Location"]) == (302, f"{url}dev/")
 
     rest = run.stop(signal.SIGTERM)
     assert run.process.returncode == 0, rest
