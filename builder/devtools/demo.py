@@ -1,99 +1,290 @@
-"""``pulp-analytics demo``: from nothing to a populated site on localhost.
+"""``pulp-analytics demo``: from nothing to a populated site on localhost, prod and dev.
 
-1. start a dev receiver (gunicorn, a fresh SQLite file) that files each report under the day
-   in its Date header and also serves the site folder;
-2. simulate a fleet reporting daily for a few months, over HTTP;
-3. summarize every complete day from the receiver's export, as the nightly job does;
-4. build the site, then keep serving site and receiver until Ctrl-C.
+1. start two receivers (gunicorn, fresh SQLite files): prod on the given port, which also
+   serves the site folder (a "building…" page until the sites exist), and dev on a free port,
+   which files each report under the day in its Date header (``CLOCK=request-date``, which a
+   prod receiver refuses);
+2. simulate a fleet whose systems start reporting over the first weeks: each day's reports go
+   to the dev receiver over HTTP and, through the prod receiver's own code with its clock set
+   to that day, into the prod receiver's database (see ``simulate.Backfill``);
+3. summarize every complete day of each deployment from its receiver's export, as the nightly
+   job does;
+4. build both sites as Pages publishes them (prod at ``/``, dev at ``/dev/``) and switch the
+   served folder to them, then serve until Ctrl-C, SIGTERM or SIGHUP, which all stop the
+   receivers and remove the temporary folder (unless ``--keep``).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, NoReturn, TextIO, cast
 
 import click
 
 from builder.devtools import receivers
-from builder.devtools.simulate import simulate, summary_line
+from builder.devtools.simulate import Backfill, Poster, Target, post_history, summary_line
+from builder.devtools.sitefolder import SiteFolder
+from builder.devtools.stopping import Console, Stopped, StopSignals
 from builder.summaries.sources import HttpSource
 from builder.summaries.summarize import summarize
 
+DEPLOYMENTS = ("prod", "dev")
+ENV_PREFIX = "ANALYTICS_"
+
 
 class DemoError(RuntimeError):
-    """The demo cannot go on (the receiver stopped)."""
+    """The demo cannot go on (a receiver stopped, the folder is not usable)."""
 
 
-def run_demo(
-    host: str,
-    port: int,
-    systems: int,
-    days: int,
-    seed: int,
-    workdir: Path | None,
-    echo: Callable[[str], None] = click.echo,
-) -> None:
-    from builder.site.pages import build_site
+@dataclass(frozen=True)
+class DemoOptions:
+    host: str
+    port: int
+    systems: int
+    days: int
+    seed: int
+    workdir: Path | None  # the user's folder: created if missing, never removed
+    keep: bool  # keep the temporary folder
 
-    receivers.check_port_free(host, port)
-    work = workdir or Path(tempfile.mkdtemp(prefix="pulp-analytics-demo-"))
-    (work / "site").mkdir(parents=True, exist_ok=True)
-    url = f"http://{host}:{port}/"
-    token = secrets.token_urlsafe(24)
-    today = datetime.now(UTC).date()
-    started = time.monotonic()
-    env = {
-        "ANALYTICS_DEPLOYMENT": "dev",
-        "ANALYTICS_CLOCK": "request-date",  # the simulated history carries its days
-        "ANALYTICS_EXPORT_TOKEN": token,
-        "ANALYTICS_SITE_DIR": str(work / "site"),
-    }
-    log = (work / "receiver.log").open("ab")
-    receiver = receivers.start(
-        work / "receiver.sqlite3", port, host=host, workers=2, env=env, log=log
-    )
-    try:
-        try:
-            receivers.wait_healthy(url, receiver)
-        except receivers.ReceiverError as exc:
-            raise DemoError(f"{exc}; see {work / 'receiver.log'}") from None
-        echo(f"[1/4] receiver (dev) on {url}, database {work / 'receiver.sqlite3'}")
-        simulate_history(url, systems, days, seed, today, echo)
-        summaries = work / "summaries"
-        source = HttpSource(url, token)
-        try:
-            result = summarize(source, summaries, "dev", today)
-        finally:
-            source.close()
-        echo(
-            f"[3/4] summarized {len(result.written)} complete days from the export into "
-            f"{summaries / 'dev'}"
+
+@dataclass
+class Receiver:
+    deployment: str
+    url: str
+    settings: dict[str, str]  # ANALYTICS_<key> values, DATABASE included
+    log_path: Path
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+
+class Demo:
+    """One run: its folder, its receivers, and the clean-up that undoes them."""
+
+    def __init__(self, options: DemoOptions, signals: StopSignals, out: TextIO) -> None:
+        self.options = options
+        self.signals = signals
+        self.out = out
+        self.work = options.workdir or Path(tempfile.mkdtemp(prefix="pulp-analytics-demo-"))
+        self.site = SiteFolder(self.work)
+        self.url = f"http://{options.host}:{options.port}/"
+        self.token = secrets.token_urlsafe(24)
+        self.today = datetime.now(UTC).date()
+        self.receivers: dict[str, Receiver] = {}
+        self.serving = False
+
+    def say(self, text: str = "") -> None:
+        click.echo(text, file=self.out)
+
+    def run(self) -> NoReturn:
+        """The four steps, each timed, then serve until a stop signal or a receiver dies."""
+        started = time.monotonic()
+        self.site.show_step("Step 1 of 4: starting the receivers.")
+        self.start_receivers()
+        self.simulate()
+        self.summarize()
+        self.build()
+        self.serving = True
+        self.announce(time.monotonic() - started)
+        while True:
+            for rx in self.receivers.values():
+                if rx.process.poll() is not None:
+                    raise DemoError(
+                        f"the {rx.deployment} receiver stopped (status {rx.process.returncode});"
+                        f" see {rx.log_path}"
+                    )
+            time.sleep(0.5)
+
+    def start_receivers(self) -> None:
+        began = time.monotonic()
+        host, port = self.options.host, self.options.port
+        self.start_receiver("prod", port, SITE_DIR=str(self.site.path))
+        self.start_receiver(
+            "dev", receivers.free_port(host), CLOCK="request-date", SITE_URL=f"{self.url}dev/"
         )
-        build_site(summaries, "dev", work / "site")
-        echo(f"[4/4] built the site in {work / 'site'} ({time.monotonic() - started:.0f} s)")
-        echo("")
-        echo(f"Open {url} to read the charts; POST reports to {url} as pulpcore does.")
-        echo("Press Ctrl-C to stop.")
-        receiver.wait()
-        raise DemoError(f"the receiver stopped; see {work / 'receiver.log'}")
-    except KeyboardInterrupt:
-        echo("\nstopping...")
+        dev_url = self.receivers["dev"].url
+        for rx in self.receivers.values():
+            try:
+                receivers.wait_healthy(rx.url, rx.process)
+            except receivers.ReceiverError as exc:
+                raise DemoError(f"the {rx.deployment} receiver: {exc}; see {rx.log_path}") from None
+        self.say(
+            f"[1/4] started the receivers ({time.monotonic() - began:.1f} s): prod on {self.url}"
+            f" (it serves the site: open it now to follow along), dev on {dev_url}"
+        )
+
+    def start_receiver(self, deployment: str, port: int, **settings: str) -> None:
+        """A receiver on ``port`` with a fresh database and the demo's settings only."""
+        settings = {
+            "DATABASE": str(self.work / f"{deployment}.sqlite3"),
+            "DEPLOYMENT": deployment,
+            "EXPORT_TOKEN": self.token,
+            "ID_KEY": secrets.token_hex(32),
+            **settings,
+        }
+        env = {f"{ENV_PREFIX}{key}": value for key, value in settings.items()}
+        log_path = self.work / f"{deployment}-receiver.log"
+        log = log_path.open("ab")
+        url = f"http://{self.options.host}:{port}/"
+        with self.signals.deferred():  # a stop signal now would leave the process untracked
+            process = receivers.start(
+                Path(settings["DATABASE"]), port, host=self.options.host, workers=2, env=env,
+                log=log,
+            )  # fmt: skip
+            self.receivers[deployment] = Receiver(deployment, url, settings, log_path, process, log)
+
+    def simulate(self) -> None:
+        began = time.monotonic()
+        options = self.options
+        self.site.show_step(
+            f"Step 2 of 4: simulating {options.systems} systems over {options.days} days."
+        )
+        # the prod receiver's own settings and database, with a clock the backfill moves
+        backfill = Backfill(self.receivers["prod"].settings)
+        targets: list[Target] = [Poster(self.receivers["dev"].url), backfill]
+        label = f"[2/4] simulating {options.systems} systems over {options.days} days"
+        with click.progressbar(
+            length=options.days,
+            label=label,
+            show_eta=False,
+            file=self.out,
+        ) as bar:
+            dev, prod_totals = post_history(
+                targets,
+                options.systems,
+                options.days,
+                options.seed,
+                self.today,
+                on_day=lambda day, answers: bar.update(1),
+            )
+        self.say(
+            f"[2/4] simulated {options.days} days of reports ({time.monotonic() - began:.1f} s):"
+            f" prod {summary_line(prod_totals.items())}; dev {summary_line(dev.items())}"
+        )
+
+    def summarize(self) -> None:
+        began = time.monotonic()
+        self.site.show_step("Step 3 of 4: summarizing each complete day.")
+        written = {}
+        for deployment in DEPLOYMENTS:
+            source = HttpSource(self.receivers[deployment].url, self.token)
+            try:
+                result = summarize(source, self.work / "summaries", deployment, self.today)
+            finally:
+                source.close()
+            written[deployment] = len(result.written)
+        counts = set(written.values())
+        days = (
+            f"{written['prod']} complete days of each deployment"
+            if len(counts) == 1
+            else f"{written['prod']} complete days of prod and {written['dev']} of dev"
+        )
+        self.say(
+            f"[3/4] summarized {days} from the receivers' exports"
+            f" ({time.monotonic() - began:.1f} s) into {self.work / 'summaries'}"
+        )
+
+    def build(self) -> None:
+        from builder.site.pages import build_site
+
+        began = time.monotonic()
+        self.site.show_step("Step 4 of 4: building the prod and dev sites.")
+        summaries = self.work / "summaries"
+        build_site(summaries, "prod", self.site.built, site_url=self.url)
+        build_site(summaries, "dev", self.site.built / "dev", site_url=f"{self.url}dev/")
+        self.site.publish()
+        self.say(
+            f"[4/4] built the prod and dev sites ({time.monotonic() - began:.1f} s)"
+            f" into {self.site.path}"
+        )
+
+    def announce(self, elapsed: float) -> None:
+        dev = self.receivers["dev"].url
+        files = (
+            f"{self.work} (kept)"
+            if self.options.workdir or self.options.keep
+            else f"{self.work} (removed when the demo stops; --keep keeps them)"
+        )
+        self.say("")
+        self.say(f"Ready in {elapsed:.0f} s.")
+        self.say(f"  Read the charts: {self.url} (prod, as published) or {self.url}dev/ (dev)")
+        self.say(f"  Post reports as pulpcore does: {self.url} (prod) or {dev} (dev)")
+        self.say(f"  Files: {files}")
+        self.say("Press Ctrl-C to stop.")
+
+    def stop(self, failed: bool) -> None:
+        """Stop the receivers, then remove the temporary folder unless it is to be kept."""
+        receivers.stop_all([rx.process for rx in self.receivers.values()])
+        for rx in self.receivers.values():
+            rx.log.close()
+        if self.options.workdir:
+            self.say(f"stopped; the demo's files are in {self.work}")
+        elif self.options.keep or failed:
+            self.say(f"stopped; the demo's files are kept in {self.work}")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+            if self.work.exists():
+                self.say(f"stopped; could not remove all of {self.work}")
+            else:
+                self.say(f"stopped; removed {self.work}")
+
+
+def run_demo(options: DemoOptions, stream: TextIO | None = None) -> int:
+    """Run the demo until it is stopped; return the exit status.
+
+    Ctrl-C, SIGTERM and SIGHUP all stop it cleanly: 0 once the site was being served, else
+    128 + the signal's number (130, 143, 129). An error raises DemoError (or the error of the
+    step that failed) after the same clean-up, keeping the folder for its logs.
+    """
+    receivers.check_port_free(options.host, options.port)
+    check_workdir(options.workdir)
+    out = cast(TextIO, Console(stream or sys.stdout))  # a text stream that survives SIGHUP
+    with isolated_environment(), StopSignals() as signals:
+        demo: Demo | None = None
+        failed = True
+        try:
+            with signals.deferred():  # held until ``demo`` knows its (temporary) folder
+                demo = Demo(options, signals, out)
+            demo.run()
+        except Stopped as stop:
+            failed = False
+            click.echo("\nstopping...", file=out)
+            return 0 if demo is not None and demo.serving else stop.exit_status
+        finally:
+            signals.ignore()
+            if demo is not None:
+                demo.stop(failed)
+
+
+def check_workdir(workdir: Path | None) -> None:
+    """A folder given with ``--workdir`` must be new or empty: the demo never mixes runs."""
+    if workdir is None:
+        return
+    if workdir.exists() and not workdir.is_dir():
+        raise DemoError(f"{workdir} is not a folder")
+    if workdir.is_dir() and any(workdir.iterdir()):
+        raise DemoError(f"{workdir} is not empty; give a new or empty folder with --workdir")
+    workdir.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def isolated_environment() -> Iterator[None]:
+    """The demo's receivers take their settings from the demo alone, not from the shell's
+    ``ANALYTICS_*`` variables (a SITE_URL or DATABASE set for real work would break it)."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    for key in saved:
+        del os.environ[key]
+    try:
+        yield
     finally:
-        receivers.stop(receiver)
-        log.close()
-    echo(f"stopped; the demo's files are in {work}")
-
-
-def simulate_history(
-    url: str, systems: int, days: int, seed: int, today: date, echo: Callable[[str], None]
-) -> None:
-    with click.progressbar(
-        length=days, label=f"[2/4] simulating {systems} systems", show_eta=False, file=sys.stderr
-    ) as bar:
-        totals = simulate(url, systems, days, seed, today, on_day=lambda d, a: bar.update(1))
-    echo(f"[2/4] posted {days} days of reports: {summary_line(totals.items())}")
+        os.environ.update(saved)

@@ -106,14 +106,26 @@ class System:
 
 
 class Fleet:
-    """Systems that join, report daily, upgrade and leave, day by day."""
+    """Systems that join, report daily, upgrade and leave, day by day.
 
-    def __init__(self, systems: int, seed: int = 0) -> None:
+    With ``joining_days`` the long-lived systems start reporting on staggered days, spread
+    evenly over the first ``joining_days`` days, as installations do when a receiver opens and
+    they upgrade to a pulpcore that reports; otherwise all of them report from day 0 (and are
+    treated as having run for a while before it). Systems that stop reporting are replaced by
+    new ones, so the fleet grows to ``systems`` and stays there.
+    """
+
+    def __init__(self, systems: int, seed: int = 0, joining_days: int = 0) -> None:
         self.rng = random.Random(seed)
         self.size = systems
-        self.active: list[System] = [
-            self._new_system(joined=-self.rng.randint(1, 400)) for _ in range(systems)
-        ]
+        self.active: list[System] = []
+        self.waiting: list[int] = []  # first days, ascending, of systems yet to report
+        if joining_days > 1:
+            self.waiting = sorted(self.rng.randrange(joining_days) for _ in range(systems))
+        else:
+            self.active = [
+                self._new_system(joined=-self.rng.randint(1, 400)) for _ in range(systems)
+            ]
 
     def _new_system(self, joined: int, once: bool = False) -> System:
         rng = self.rng
@@ -142,14 +154,17 @@ class Fleet:
 
     def day(self, day_index: int) -> Iterator[tuple[System, bytes]]:
         """Each system reporting on a day, with its message; then the fleet moves on a day."""
+        while self.waiting and self.waiting[0] <= day_index:
+            self.waiting.pop(0)
+            self.active.append(self._new_system(day_index))
         ci = [
             self._new_system(day_index, once=True)
-            for _ in range(int(self.size * CI_SHARE * self.rng.uniform(0.5, 1.5)))
+            for _ in range(int(len(self.active) * CI_SHARE * self.rng.uniform(0.5, 1.5)))
         ]
         for system in self.active + ci:
             yield system, system.message(day_index)
         self.active = [s for s in self.active if self.rng.random() >= QUIT_RATE]
-        joining = self.size - len(self.active)
+        joining = self.size - len(self.waiting) - len(self.active)
         self.active += [self._new_system(day_index + 1) for _ in range(joining)]
 
 

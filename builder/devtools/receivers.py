@@ -3,6 +3,8 @@ benchmarks and the tests, which all need a real receiver on loopback."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import signal
 import socket
@@ -10,9 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 CLI = str(Path(sys.executable).parent / "pulp-analytics")
 
@@ -21,19 +24,42 @@ class ReceiverError(RuntimeError):
     """The receiver could not be started; the message says where to look."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on right now."""
+    with _socket_for(host, 0) as (sock, address):
+        sock.bind(address)
         return int(sock.getsockname()[1])
 
 
 def check_port_free(host: str, port: int) -> None:
-    with socket.socket() as sock:
+    """Raise unless a server could listen on ``host``:``port`` now.
+
+    The check binds with ``SO_REUSEADDR``, as gunicorn does, so a port that only holds
+    connections closing in TIME_WAIT (a server stopped a moment ago) counts as free, while a
+    port that something listens on does not.
+    """
+    with _socket_for(host, port) as (sock, address):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
-        except OSError:
-            raise ReceiverError(f"port {port} is in use; pick another with --port") from None
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ReceiverError(
+                    f"port {port} on {host} is in use by another program; stop it or pick"
+                    " another port with --port"
+                ) from None
+            raise ReceiverError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+@contextmanager
+def _socket_for(host: str, port: int) -> Iterator[tuple[socket.socket, Any]]:
+    """A TCP socket of the right family for ``host``, with the address to bind."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ReceiverError(f"cannot listen on {host}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as sock:
+        yield sock, address
 
 
 def start(
@@ -74,10 +100,29 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     """Stop the receiver and its workers (SIGKILL if SIGTERM is not enough in 15 s)."""
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
+    stop_all([process], sig)
+
+
+def stop_all(processes: Iterable[subprocess.Popen[bytes]], sig: int = signal.SIGTERM) -> None:
+    """Stop receivers and their workers, all at once; SIGKILL what is left after 15 s.
+
+    Each receiver runs in its own process group (see ``start``), so the signal reaches its
+    workers too, even those of a receiver that already died; a worker left behind by its
+    arbiter is killed with the group.
+    """
+    processes = list(processes)
+    for process in processes:
+        _signal_group(process, sig)
+    deadline = time.monotonic() + 15
+    for process in processes:
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
             process.wait()
+        _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is empty: all of it has exited
+        os.killpg(process.pid, sig)
