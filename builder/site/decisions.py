@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from builder.site.charts import postgresql_label
 from builder.summaries.summary import Summary, version_order
 
 XY = "xy_component"  # summary keys of the metrics read here (never renamed once published)
@@ -178,15 +179,6 @@ def other_systems(counts: Counts) -> int:
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
-
-
-def postgresql_label(number: int) -> str:
-    """A ``server_version_num`` as people write it: 90620 -> 9.6.20, 140005 -> 14.5."""
-    if number == UNKNOWN_POSTGRESQL:
-        return "Unknown"
-    if number < 100000:
-        return f"{number // 10000}.{number // 100 % 100}.{number % 100}"
-    return f"{number // 10000}.{number % 10000}"
 
 
 def postgresql_number(key: str) -> int | None:
