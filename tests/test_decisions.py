@@ -252,6 +252,8 @@ def test_share_below_a_minimum_leaves_unknown_versions_out() -> None:
     ]
     # A minimum that is not present on the day: every known system below it is counted.
     assert decisions.below(PG, 140000) == Minimum("14", 140000, 40, pytest.approx(40 / 90))
+    # A system on the minimum's first release (14.0) is not below it.
+    assert decisions.below({"140000": 3, "130004": 1}, 140000) == Minimum("14", 140000, 1, 0.25)
     # Only unknown versions: nothing is below, and there is no share to give.
     assert decisions.below({"0": 7}, 130000) == Minimum("13", 130000, 0, None)
     assert decisions.minimums({"0": 7}) == []
