@@ -159,7 +159,8 @@ def test_every_chart_has_a_table_and_links(built: tuple[Path, Path]) -> None:
         text = path.read_text(encoding="utf-8")
         figures = text.count('<section class="pa-chart"')
         assert text.count('<div class="pa-view"') >= figures
-        assert text.count("<table>") == text.count('<div class="pa-view"')
+        if figures:  # hand-written pages without charts (the API page) have tables of their own
+            assert text.count("<table>") == text.count('<div class="pa-view"')
 
 
 def test_overview_headline(built: tuple[Path, Path]) -> None:

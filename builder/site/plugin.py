@@ -2,9 +2,9 @@
 
 ``on_config`` reads the summaries and plans the pages (``builder.site.pages.plan_site``) and the
 navigation; ``on_files`` adds the generated pages, every chart's JSON and CSV file under
-``data/``, and Chart.js with its date adapter from ``node_modules``; ``on_page_content`` puts
-each page's figures and tables where its Markdown has ``<!-- pulp-analytics -->`` (or at the
-end).
+``data/``, the public JSON API under ``api/v1/`` (``builder.site.api``), and Chart.js with its
+date adapter from ``node_modules``; ``on_page_content`` puts each page's figures and tables
+where its Markdown has ``<!-- pulp-analytics -->`` (or at the end).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page as MkDocsPage
 from mkdocs.utils import get_relative_url
 
-from builder.site import charts
+from builder.site import api, charts
 from builder.site.pages import (
     KNOWN_COMPONENTS,
     OVERVIEW,
@@ -69,6 +69,7 @@ class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-c
     plan: Plan
     vendor: list[tuple[Path, str]]
     annotations: list[dict[str, str]]  # marks on every time chart (imported history's end)
+    api_files: dict[str, str]  # the public JSON API: path in the site -> JSON text
 
     def settings(self) -> Settings:
         cfg = self.config
@@ -93,6 +94,7 @@ class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-c
         summaries = load_all(root / self.config.summaries, self.config.deployment)
         self.plan = plan_site(summaries, self.settings())
         self.annotations = charts.history_annotations(summaries)
+        self.api_files = api.api_files(summaries, self.settings(), self.config.deployment)
         own = {page.src for page in self.plan.pages}
         extra = [entry for entry in config.nav or [] if not _points_to(entry, own)]
         config.nav = [*self.plan.nav(), *extra]
@@ -118,6 +120,8 @@ class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-c
             )
         for source, target in self.vendor:
             files.append(File.generated(config, target, abs_src_path=str(source)))
+        for path, text in self.api_files.items():
+            files.append(File.generated(config, path, content=text))
         return files
 
     def on_page_content(

@@ -1,0 +1,380 @@
+"""The figures the maintainers decide with, computed from daily summaries.
+
+Shares of components and versions, window means, "this version or older", the share of systems
+a PostgreSQL minimum would leave behind, how fast a release is taken up, and a number rounded
+for people. The public JSON API (``builder.site.api``) and the site's decision views are both
+built on these functions, so a figure is computed in one place only. Nothing here knows about
+MkDocs or files.
+
+Conventions, the same for every function:
+
+* Summaries come oldest first (as ``load_all`` gives them); the newest day is the last one.
+* Every count is of *persistent* systems, as in the summary files, except ``Summary.systems``.
+* A share is a float in 0..1, or None when its denominator is zero ("no figure": a share of
+  0 would claim that nobody runs something when there was nobody to ask). Shares are not
+  rounded here; the API rounds them when it writes them.
+* ``(other)`` is the key under which summaries fold versions too rare to publish (SPEC §8). It
+  has no place in version order, so version figures leave it out and report its systems apart
+  (``other_systems``); version shares are of the systems whose version is listed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from builder.site.charts import postgresql_label
+from builder.summaries.summary import Summary, version_order
+
+XY = "xy_component"  # summary keys of the metrics read here (never renamed once published)
+XYZ = "xyz_component"
+POSTGRESQL = "postgresql_version"
+FOLDED = "(other)"
+WINDOWS = (7, 30, 90, 365)  # days of the window means
+PACE_PERCENTS = (10, 50)  # the shares of upgrade pace, in percent
+UNKNOWN_POSTGRESQL = 0  # server_version_num 0: the client did not know its PostgreSQL
+
+Counts = Mapping[str, int]
+
+
+def ratio(part: int | float, whole: int | float) -> float | None:
+    """``part / whole``, or None when ``whole`` is zero."""
+    return part / whole if whole else None
+
+
+# -- one component on one day ---------------------------------------------------------------
+
+
+def component_counts(summary: Summary, name: str, key: str = XY) -> Counts:
+    """Systems per version of component ``name`` on that day (``{}`` when it is absent)."""
+    counts: Counts = summary.metrics.get(key, {}).get(name, {})
+    return counts
+
+
+def component_systems(summary: Summary, name: str) -> int:
+    """Persistent systems running component ``name`` that day: its X.Y counts added up."""
+    return sum(component_counts(summary, name).values())
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How many persistent systems run a component on one day, and their share of all."""
+
+    day: date
+    systems: int
+    persistent_systems: int
+
+    @property
+    def share(self) -> float | None:
+        return ratio(self.systems, self.persistent_systems)
+
+
+def usage(summary: Summary, name: str) -> Usage:
+    """The component's systems and share on the day of ``summary`` (0 when it is absent)."""
+    return Usage(summary.date, component_systems(summary, name), summary.persistent_systems)
+
+
+def rank(summary: Summary | None, names: Iterable[str]) -> list[str]:
+    """``names``, most systems on the day of ``summary`` first, ties in name order."""
+    if summary is None:
+        return sorted(names)
+    return sorted(names, key=lambda n: (-component_systems(summary, n), n))
+
+
+# -- window means ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowMean:
+    """Means over the ``length`` days ending on the newest day, of the days with a summary.
+
+    ``days`` counts the summaries in the window: a missing day is skipped, not counted as
+    zero systems. ``mean_share`` averages the daily shares of the days that had persistent
+    systems at all (``share_days`` of them; a day with none has no share).
+    """
+
+    length: int
+    days: int
+    mean_systems: float | None
+    share_days: int
+    mean_share: float | None
+
+
+def window(summaries: Sequence[Summary], length: int) -> list[Summary]:
+    """The summaries of the ``length`` days ending on the newest day (both ends included)."""
+    if not summaries:
+        return []
+    start = summaries[-1].date - timedelta(days=length - 1)
+    out = []
+    for summary in reversed(summaries):
+        if summary.date < start:
+            break
+        out.append(summary)
+    return out[::-1]
+
+
+def window_mean(summaries: Sequence[Summary], name: str, length: int) -> WindowMean:
+    """Mean systems and mean share of component ``name`` over one window; see WindowMean."""
+    days = [usage(s, name) for s in window(summaries, length)]
+    shares = [u.share for u in days if u.share is not None]
+    return WindowMean(
+        length=length,
+        days=len(days),
+        mean_systems=ratio(sum(u.systems for u in days), len(days)),
+        share_days=len(shares),
+        mean_share=ratio(sum(shares), len(shares)),
+    )
+
+
+def window_means(
+    summaries: Sequence[Summary], name: str, lengths: Sequence[int] = WINDOWS
+) -> list[WindowMean]:
+    """:func:`window_mean` for each window length, in the order given."""
+    return [window_mean(summaries, name, length) for length in lengths]
+
+
+# -- versions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionShare:
+    """One version on one day: its systems, their share of the component's systems, and the
+    share on this version or an older one ("can I drop it?" is one lookup)."""
+
+    version: str
+    systems: int
+    share: float | None
+    share_this_or_older: float | None
+
+
+def version_shares(counts: Counts) -> list[VersionShare]:
+    """Each version of ``counts``, newest first, with its share and share on it or older.
+
+    "Older" is version order (``builder.summaries.summary.version_order``). Shares are of the
+    systems whose version is listed, so they add up to 1; ``share_this_or_older`` is exactly 1
+    on the newest version (every system runs it or an older one) and shrinks down the list to
+    the oldest version's own share. ``(other)`` is left out (see :func:`other_systems`), and
+    so are versions counting nobody.
+    """
+    listed = {v: n for v, n in counts.items() if v != FOLDED and n > 0}
+    total = sum(listed.values())
+    out = []
+    running = 0
+    for version in sorted(listed, key=version_order):
+        running += listed[version]
+        out.append(
+            VersionShare(
+                version, listed[version], ratio(listed[version], total), ratio(running, total)
+            )
+        )
+    return out[::-1]
+
+
+def other_systems(counts: Counts) -> int:
+    """Systems on versions too rare to publish, folded into ``(other)`` by the summaries."""
+    return counts.get(FOLDED, 0)
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+
+def postgresql_number(key: str) -> int | None:
+    """A summary key as a ``server_version_num``; None for any other key (``(other)``)."""
+    return int(key) if key.isdigit() and key.isascii() else None
+
+
+def postgresql_major(number: int) -> int:
+    """The first ``server_version_num`` of ``number``'s major version: 90620 -> 90600 (9.6),
+    140005 -> 140000 (14). Before PostgreSQL 10, a major version was X.Y."""
+    return number - number % (10000 if number >= 100000 else 100)
+
+
+def major_label(major: int) -> str:
+    """A major version as people write it: 90600 -> 9.6, 140000 -> 14."""
+    if major < 100000:
+        return f"{major // 10000}.{major // 100 % 100}"
+    return str(major // 10000)
+
+
+@dataclass(frozen=True)
+class PostgresqlVersion:
+    """One PostgreSQL version on one day; shares are of the systems whose version is known."""
+
+    version: str
+    server_version_num: int
+    systems: int
+    share: float | None
+    share_this_or_older: float | None
+
+
+@dataclass(frozen=True)
+class PostgresqlDay:
+    """A day's PostgreSQL versions, ascending, and the systems they leave out.
+
+    ``unknown_systems`` sent 0 (unknown: older pulpcore, or a server that would not say) and
+    ``other_systems`` were folded into ``(other)``; neither has a place in version order, so
+    neither is below or above any version: both are left out of every share and reported here.
+    """
+
+    versions: tuple[PostgresqlVersion, ...]
+    known_systems: int
+    unknown_systems: int
+    other_systems: int
+
+
+def postgresql_day(counts: Counts) -> PostgresqlDay:
+    """The versions of one day's ``postgresql_version`` counts; see PostgresqlDay."""
+    known = sorted(
+        (number, n)
+        for key, n in counts.items()
+        if (number := postgresql_number(key)) and n > 0  # leaves out 0 = unknown
+    )
+    total = sum(n for _, n in known)
+    versions = []
+    running = 0
+    for number, n in known:
+        running += n
+        versions.append(
+            PostgresqlVersion(
+                postgresql_label(number), number, n, ratio(n, total), ratio(running, total)
+            )
+        )
+    unknown = sum(n for k, n in counts.items() if postgresql_number(k) == UNKNOWN_POSTGRESQL)
+    other = sum(n for k, n in counts.items() if postgresql_number(k) is None)
+    return PostgresqlDay(tuple(versions), total, unknown, other)
+
+
+@dataclass(frozen=True)
+class Minimum:
+    """What a minimum PostgreSQL version would leave behind on one day."""
+
+    minimum: str  # the major version, as people write it: "13", "9.6"
+    server_version_num: int  # its first release: 130000, 90600
+    systems_below: int
+    share_below: float | None  # of the systems whose version is known
+
+
+def candidate_minimums(counts: Counts) -> list[int]:
+    """Each major version present in ``counts``, ascending, as its first server_version_num."""
+    numbers = (postgresql_number(k) for k, n in counts.items() if n > 0)
+    return sorted({postgresql_major(number) for number in numbers if number})
+
+
+def below(counts: Counts, minimum: int) -> Minimum:
+    """The systems on a known version below ``minimum`` (a server_version_num), and their share.
+
+    Unknown (0) and folded versions are not below any minimum and are not in the share.
+    """
+    day = postgresql_day(counts)
+    under = sum(v.systems for v in day.versions if v.server_version_num < minimum)
+    label = major_label(postgresql_major(minimum))
+    return Minimum(label, minimum, under, ratio(under, day.known_systems))
+
+
+def minimums(counts: Counts) -> list[Minimum]:
+    """:func:`below` for each :func:`candidate_minimums` of one day, ascending."""
+    return [below(counts, m) for m in candidate_minimums(counts)]
+
+
+def below_over_time(
+    summaries: Sequence[Summary], candidates: Sequence[int]
+) -> list[tuple[date, list[float | None]]]:
+    """Per day that has PostgreSQL counts, the share below each of ``candidates`` (in order).
+
+    The candidates usually come from the newest day (``candidate_minimums``), so that every
+    day of the chart answers the same question.
+    """
+    out = []
+    for summary in summaries:
+        counts = summary.metrics.get(POSTGRESQL)
+        if counts is not None:
+            out.append((summary.date, [below(counts, m).share_below for m in candidates]))
+    return out
+
+
+# -- upgrade pace ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast one X.Y release of a component was taken up.
+
+    ``first_seen`` is the first day with a summary on which some system ran it. ``days_to``
+    maps each percent of :data:`PACE_PERCENTS` to the days from ``first_seen`` to the first day
+    on which it ran on at least that share of the component's systems, or None ("not yet").
+    ``before_history`` is true when it already ran on the first day of the summaries: its
+    release came earlier, so its days count from the start of the history, not its release.
+    """
+
+    version: str
+    first_seen: date
+    days_to: Mapping[int, int | None]
+    before_history: bool
+
+
+def upgrade_pace(
+    summaries: Sequence[Summary], name: str, percents: Sequence[int] = PACE_PERCENTS
+) -> list[Pace]:
+    """The pace of every X.Y release of component ``name``, newest release first.
+
+    Shares are of the component's systems whose version is listed (``(other)`` left out), as
+    in :func:`version_shares`.
+    """
+    first: dict[str, date] = {}
+    reached: dict[tuple[str, int], date] = {}
+    for summary in summaries:
+        counts = {v: n for v, n in component_counts(summary, name).items() if v != FOLDED}
+        total = sum(counts.values())
+        for version, n in counts.items():
+            if n <= 0:
+                continue
+            first.setdefault(version, summary.date)
+            for percent in percents:
+                if n * 100 >= percent * total:
+                    reached.setdefault((version, percent), summary.date)
+    start = summaries[0].date if summaries else None
+    return [
+        Pace(
+            version=version,
+            first_seen=seen,
+            days_to={p: days_between(seen, reached.get((version, p))) for p in percents},
+            before_history=seen == start,
+        )
+        for version, seen in sorted(first.items(), key=lambda i: version_order(i[0]), reverse=True)
+    ]
+
+
+def days_between(start: date, end: date | None) -> int | None:
+    return None if end is None else (end - start).days
+
+
+# -- numbers for people ---------------------------------------------------------------------
+
+SUFFIXES = ((Decimal(1000), "k"), (Decimal(1000000), "M"), (Decimal(1000000000), "G"))
+
+
+def people(number: float) -> str:
+    """A count rounded for people, as badges show it: 950, 1.2k, 12k, 1.2M.
+
+    Below 1,000 the whole number (half up: 999.5 is "1k"); then one decimal below 10 of a unit
+    and none above ("1.2k", "12k", "120k"), a trailing ".0" dropped ("1k"); a value that rounds
+    up to the next unit takes it (999,999 is "1M", not "1000k").
+    """
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"not a count: {number!r}")
+    value = Decimal(repr(float(number)))
+    whole = value.quantize(Decimal(1), ROUND_HALF_UP)
+    if whole < 1000:
+        return str(whole)
+    text = ""
+    for unit, suffix in SUFFIXES:
+        scaled = value / unit
+        places = Decimal("0.1") if scaled < 10 else Decimal(1)
+        shown = scaled.quantize(places, ROUND_HALF_UP)
+        text = f"{shown.normalize():f}{suffix}"
+        if shown < 1000:
+            break
+    return text
