@@ -6,8 +6,10 @@
 Writes a deterministic, realistic history of summary files into a temporary folder (15
 components whose X.Y versions come out every one to four months, each with several X.Y.Z
 releases, adopted with a lag and fading out over about two years), times ``build_site``,
-measures the largest chart data file, and the time from navigation start until every chart
-of the overview is drawn in headless Chromium from a local server. Prints one JSON object.
+measures the largest chart data file, the HTML of every page, the bytes a first visit to each
+page transfers (gzip-compressed, as GitHub Pages serves them), and the time from navigation
+start until every chart of the overview is drawn in headless Chromium from a local server.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ from builder.summaries.summary import Summary, summary_path
 
 END = date(2026, 11, 27)
 FADED_DAYS = 1200  # releases older than this run nowhere any more
-BUDGET = {"build_s": 30.0, "largest_data_file_bytes": 300_000, "overview_drawn_ms": 2000.0}
+BUDGET = {
+    "build_s": 30.0,
+    "largest_data_file_bytes": 300_000,
+    "largest_page_html_bytes": 250_000,
+    "largest_first_load_gzip_bytes": 400_000,
+    "overview_drawn_ms": 2000.0,
+}
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,57 @@ def screenshot(site: Path, target: Path) -> None:
         page.screenshot(path=str(target), full_page=True, clip=clip)
 
 
+def page_paths(site: Path) -> list[str]:
+    """Every page of a built site as a URL path relative to its root (``components/core/``)."""
+    paths = []
+    for html in sorted(site.rglob("index.html")):
+        relative = html.parent.relative_to(site).as_posix()
+        paths.append("" if relative == "." else relative + "/")
+    return paths
+
+
+def html_sizes(site: Path) -> dict[str, int]:
+    """Bytes of each page's HTML, by URL path."""
+    return {path: (site / path / "index.html").stat().st_size for path in page_paths(site)}
+
+
+def first_load_sizes(site: Path, paths: list[str]) -> dict[str, int]:
+    """Gzip-compressed bytes a first visit to each page transfers, by URL path."""
+    from tests.browser import chromium, first_load, serve
+
+    with serve(site) as base, chromium() as browser:
+        return {path: sum(first_load(browser, base + path).values()) for path in paths}
+
+
+def page_kind(path: str) -> str:
+    """A page's kind for the summary: overview, component, table or other."""
+    if path == "":
+        return "overview"
+    if path.startswith("tables/"):
+        return "table"
+    if path.startswith("components/") and path != "components/":
+        return "component"
+    return "other"
+
+
+def weights(site: Path) -> dict[str, Any]:
+    """Page weights: the largest HTML and first load of each kind of page, and overall."""
+    html = html_sizes(site)
+    loads = first_load_sizes(site, list(html))
+    out: dict[str, Any] = {"pages": len(html)}
+    for kind in ("overview", "component", "table", "other"):
+        mine = [p for p in html if page_kind(p) == kind]
+        out[kind] = {
+            "largest_html": max(mine, key=lambda p: html[p]),
+            "largest_html_bytes": max(html[p] for p in mine),
+            "largest_first_load": max(mine, key=lambda p: loads[p]),
+            "largest_first_load_gzip_bytes": max(loads[p] for p in mine),
+        }
+    out["largest_page_html_bytes"] = max(html.values())
+    out["largest_first_load_gzip_bytes"] = max(loads.values())
+    return out
+
+
 def largest_data_file(site: Path) -> tuple[str, int]:
     files = [(p.stat().st_size, p) for p in (site / "data").rglob("*.json")]
     size, path = max(files)
@@ -237,6 +296,7 @@ def run(days: int, systems: int, seed: int, keep: Path | None) -> dict[str, Any]
         build_site(summaries, "prod", out, revision="bench")
         built = time.perf_counter() - started
         path, size = largest_data_file(out)
+        page_weights = weights(out)
         first, rest = overview_times(out)
         figures = {
             "summary_files": files,
@@ -245,7 +305,9 @@ def run(days: int, systems: int, seed: int, keep: Path | None) -> dict[str, Any]
             "build_s": round(built, 2),
             "largest_data_file": path,
             "largest_data_file_bytes": size,
-            "overview_html_bytes": (out / "index.html").stat().st_size,
+            "largest_page_html_bytes": page_weights.pop("largest_page_html_bytes"),
+            "largest_first_load_gzip_bytes": page_weights.pop("largest_first_load_gzip_bytes"),
+            "page_weights": page_weights,
             "overview_drawn_ms_first": round(first),
             "overview_drawn_ms": round(statistics.median(rest)),
         }
