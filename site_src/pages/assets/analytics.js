@@ -113,14 +113,16 @@
   function swatchCss(hex, alpha, grouped, flip) {
     if (!grouped) return rgba(hex, alpha);
     const angle = flip ? "45deg" : "-45deg";
-    return `repeating-linear-gradient(${angle}, ${rgba(hex, 1)} 0 2px, ${rgba(hex, alpha * 0.35)} 2px 5px)`;
+    const pale = rgba(hex, alpha * 0.35);
+    return `repeating-linear-gradient(${angle}, ${rgba(hex, 1)} 0 2px, ${pale} 2px 5px)`;
   }
 
   /** Colour and marks of the series at `index`: ranges of versions and "other" are hatched,
    * and the colours repeat with the stripes the other way round. */
   function seriesLook(colors, index, label, grouped, palette) {
     const n = colors.series.length;
-    const hex = label === OTHER ? colors.other : colors.series[palette ? palette[index % palette.length] : index % n];
+    const at = palette ? palette[index % palette.length] : index % n;
+    const hex = label === OTHER ? colors.other : colors.series[at];
     const flip = Math.floor(index / n) % 2 === 1;
     return { hex: hex, grouped: grouped || label === OTHER, flip: flip };
   }
@@ -138,7 +140,8 @@
       figure.looks = looks;
     } else {
       figure.looks = data.datasets.map((ds, i) => {
-        const look = seriesLook(colors, i, ds.label, Array.isArray(ds.versions), spec.palette);
+        const grouped = Array.isArray(ds.versions);
+        const look = seriesLook(colors, i, ds.label, grouped, spec.palette);
         const filled = spec.stacked || ds.fill === true;
         ds.borderColor = look.hex;
         ds.backgroundColor = !filled
@@ -189,7 +192,11 @@
     const spec = figure.spec;
     return {
       itemSort: (a, b) => (countOf(b) || 0) - (countOf(a) || 0),
-      filter: (item) => shown(countOf(item)),
+      // A stack or a pie lists only what is there; a line's 0 is a value of its own.
+      filter: (item) => {
+        const value = countOf(item);
+        return spec.stacked || spec.chart === "pie" ? shown(value) : value != null;
+      },
       callbacks: {
         label(item) {
           const label = spec.chart === "pie" ? item.label : item.dataset.label;
@@ -213,7 +220,12 @@
     /** The states named in a fragment, by chart id, in their order. */
     parse(hash) {
       const states = new Map();
-      const text = decodeURIComponent((hash || "").replace(/^#/, ""));
+      let text = "";
+      try {
+        text = decodeURIComponent((hash || "").replace(/^#/, ""));
+      } catch (error) {
+        return states; // not a fragment this page wrote: nothing to restore
+      }
       for (const entry of text.split("&")) {
         const colon = entry.indexOf(":");
         if (colon < 1) continue;
@@ -325,10 +337,11 @@
       return this.cache.get(index);
     }
 
-    /** The state this figure can show: unknown views and controls it lacks are dropped. */
+    /** The state this figure can show: ranges, views and controls it lacks are dropped. */
     valid(state) {
       const out = { ...DEFAULT_STATE };
-      if (this.spec.time && (state.range === "all" || Number(state.range) > 0)) {
+      const ranges = Array.from(this.section.querySelectorAll("button[data-range]"));
+      if (this.spec.time && ranges.some((b) => b.dataset.range === state.range)) {
         out.range = state.range;
       }
       if (state.view < this.views.length) out.view = state.view;
@@ -399,8 +412,13 @@
           ds.data = this.state.pct ? ds.percent : ds.counts;
         });
         const y = chart.options.scales.y;
-        y.max = this.state.pct ? 100 : undefined;
-        y.ticks.callback = this.state.pct ? (v) => `${v} %` : undefined;
+        if (this.state.pct) {
+          y.max = 100;
+          y.ticks.callback = (v) => `${v} %`;
+        } else {
+          delete y.max;
+          delete y.ticks.callback;
+        }
       }
       chart.data = data;
       style(this);
@@ -432,7 +450,8 @@
       if (this.kind === "demography") {
         return this.chart.data.datasets[0].data.map((_, i) => i);
       }
-      return labels.map((_, i) => i).filter((i) => !x.min || (labels[i] >= x.min && labels[i] <= x.max));
+      const inside = (i) => !x.min || (labels[i] >= x.min && labels[i] <= x.max);
+      return labels.map((_, i) => i).filter(inside);
     }
 
     async set(change, fromUrl) {
@@ -511,6 +530,7 @@
         });
         const item = document.createElement("li");
         const values = pie ? [ds.data[i]] : (ds.counts || ds.data).filter((_, j) => visible.has(j));
+        // A series with nothing in the shown range leaves the legend until it has again.
         item.hidden = !values.some(shown);
         item.append(button);
         list.append(item);
@@ -530,7 +550,8 @@
       canvas.addEventListener("keydown", (event) => {
         const points = this.pointCount();
         if (points === 0) return;
-        const indexes = this.spec.chart === "pie" ? [...Array(points).keys()] : this.visibleIndexes();
+        const pie = this.spec.chart === "pie";
+        const indexes = pie ? [...Array(points).keys()] : this.visibleIndexes();
         const at = indexes.indexOf(this.active);
         const moves = {
           ArrowLeft: Math.max(0, at - 1),
@@ -578,7 +599,8 @@
       chart.update();
       if (readout) {
         const tip = chart.tooltip;
-        const lines = [...(tip.title || []), ...tip.body.flatMap((b) => b.lines), ...(tip.footer || [])];
+        const body = tip.body.flatMap((b) => b.lines);
+        const lines = [...(tip.title || []), ...body, ...(tip.footer || [])];
         readout.textContent = lines.join("; ");
       }
     }
@@ -644,12 +666,12 @@
   function start() {
     const sections = Array.from(document.querySelectorAll("section.pa-chart"));
     waiting = sections.length;
-    if (typeof window.Chart !== "function") {
-      console.error("Chart.js did not load");
-      return;
-    }
     if (waiting === 0) {
       document.documentElement.dataset.chartsDrawn = "true";
+      return;
+    }
+    if (typeof window.Chart !== "function") {
+      console.error("Chart.js did not load");
       return;
     }
     window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
