@@ -224,7 +224,7 @@ def screenshot(site: Path, target: Path) -> None:
         page.goto(base)
         wait_drawn(page)
         target.parent.mkdir(parents=True, exist_ok=True)
-        clip = {"x": 0, "y": 0, "width": 1280, "height": 1500}
+        clip = {"x": 0, "y": 0, "width": 1280, "height": 2000}  # headline, systems, core
         page.screenshot(path=str(target), full_page=True, clip=clip)
 
 

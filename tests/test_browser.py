@@ -430,3 +430,30 @@ def test_touch_targets_are_at_least_44px_on_a_phone(site: tuple[str, Any]) -> No
                 small.append((path, target.evaluate("(e) => e.outerHTML.slice(0, 80)"), box))
     assert small == []
     context.close()
+
+
+def test_tables_keep_dates_on_one_line_and_the_header_in_view(site: tuple[str, Any]) -> None:
+    base, browser = site
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(base + "tables/plugin_stats/core/")
+    wait_drawn(page)
+    lines = page.evaluate(
+        """() => Array.from(document.querySelectorAll("tbody th")).map((th) => {
+          const range = document.createRange();
+          range.selectNodeContents(th);
+          return new Set(Array.from(range.getClientRects()).map((r) => r.top)).size;
+        })"""
+    )
+    assert len(lines) == 120 and set(lines) == {1}  # every date on one line, even on a phone
+    region = page.locator(".pa-table")
+    region.evaluate("(e) => { e.scrollTop = 1500; }")
+    tops = page.evaluate(
+        """() => [document.querySelector(".pa-table").getBoundingClientRect().top,
+                  document.querySelector(".pa-tab thead th").getBoundingClientRect().top,
+                  document.querySelector(".pa-tab tbody th").getBoundingClientRect().top]"""
+    )
+    region_top, header_top, first_row_top = tops
+    assert abs(header_top - region_top) < 2  # the header stayed at the top of the table
+    assert first_row_top < region_top - 1000  # while the rows scrolled away under it
+    context.close()

@@ -572,7 +572,7 @@ def figure_html(figure: Figure, rel: Rel, settings: Settings = Settings()) -> st
         + f'<div class="pa-canvas pa-canvas--{esc(figure.kind)}"><canvas role="img" '
         f'aria-label="{title}: chart; the values are in the table below"></canvas></div>'
         + '<div class="pa-legend" hidden></div>'
-        + f'<p class="pa-readout md-visually-hidden" id="{fid}-readout" aria-live="polite"></p>'
+        + f'<p class="pa-readout" id="{fid}-readout" aria-live="polite"></p>'
         + "".join(view_html(figure, i, view, rel, settings) for i, view in enumerate(figure.views))
         + source_html(settings.provenance, f"#{figure.id}")
         + "</section>"
