@@ -532,8 +532,10 @@ def test_reading_tables_put_the_newest_day_first_with_totals() -> None:
     assert charts.reading_table("newest_pie", pie, "PostgreSQL version") == charts.Table(
         ["PostgreSQL version", "systems"], [["Unknown", 3], ["13.4", 97]], ["total", 100]
     )
-    demo = charts.demography({1: 2})
-    assert charts.reading_table("demography", demo) == charts.table("demography", demo)
+    demo = charts.demography({1: 2, 3: 1})
+    assert charts.reading_table("demography", demo) == charts.Table(
+        ["age", "count", "accumulated"], [[1, 2, 3], [2, 0, 1], [3, 1, 1], [4, 0, 0]]
+    )
 
 
 # Strings a hostile or careless client could put in a summary: each would start a formula in

@@ -560,14 +560,12 @@ def table(kind: str, data: ChartData, key_title: str = "value") -> Table:
 
 
 def reading_table(kind: str, data: ChartData, key_title: str = "value") -> Table:
-    """The table people read: newest day first, a total column for stacked charts, and a
-    total row under a pie's slices."""
+    """The table people read: newest day (youngest age) first, a total column for stacked
+    charts, and a total row under a pie's slices."""
     tab = table(kind, data, key_title)
     if kind == "newest_pie":
         total = sum(row[1] for row in tab.rows if isinstance(row[1], int))
         return Table(tab.header, tab.rows, ["total", total] if tab.rows else None)
-    if kind == "demography" or "labels" not in data:
-        return tab
     rows = tab.rows[::-1]
     if kind in STACKED:
         totals = [[*row, row_total(row[1:])] for row in rows]
