@@ -351,6 +351,12 @@ def test_dark_mode_follows_the_system_and_the_toggle(site: tuple[str, Any]) -> N
     page.click("form[data-md-component='palette'] label:not([hidden])")
     page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
     assert page.evaluate(look, core)["ticks"] == "#c4c7d4"
+    # The system turning light while the page is open: the site and its charts follow.
+    page.emulate_media(color_scheme="light")
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'default'")
+    assert page.evaluate(look, core)["ticks"] == "#545454"
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
     # Black, the fifth colour, becomes light grey on the dark background.
     swatch = page.evaluate(
         "() => getComputedStyle(document.body).getPropertyValue('--pa-series-4').trim()"

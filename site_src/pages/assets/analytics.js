@@ -663,7 +663,20 @@
     }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
   }
 
+  /** Material picks the scheme of the reader's system when the page loads; this follows the
+   * system when it changes later (at dusk, say), as the header's toggle would. */
+  function followSystemScheme() {
+    const dark = window.matchMedia("(prefers-color-scheme: dark)");
+    dark.addEventListener("change", (event) => {
+      const want = event.matches ? "slate" : "default";
+      if (document.body.dataset.mdColorScheme === want) return;
+      const option = document.querySelector(`input.md-option[data-md-color-scheme="${want}"]`);
+      if (option) option.click();
+    });
+  }
+
   function start() {
+    followSystemScheme();
     const sections = Array.from(document.querySelectorAll("section.pa-chart"));
     waiting = sections.length;
     if (waiting === 0) {
