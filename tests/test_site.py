@@ -297,6 +297,9 @@ def test_dev_build_has_a_banner_and_its_base_path(tmp_path: Path) -> None:
     assert 'class="pa-dev-banner"' in page and "Development deployment." in page
     assert f'<meta name="revision" content="{head}">' in page
     assert "<title>Pulp analytics (dev)</title>" in page
+    repo = "https://github.com/pulp/pulp-analytics"
+    assert f'<a href="{repo}/tree/dev/summaries/dev">Summary files</a>' in page
+    assert f'<a href="{repo}/commit/{head}">{head[:12]}</a>' in page
     assert (
         '<script src="/pulp-analytics/dev/assets/analytics.js">'
         in (tmp_path / "site/404.html").read_text()
