@@ -211,6 +211,7 @@ def test_without_javascript_the_tables_carry_the_data(site: tuple[str, Any]) -> 
     page.goto(base + "deployments/")
     assert page.is_visible(".pa-nojs")
     assert not page.is_visible(".pa-controls") and not page.is_visible("canvas")
+    assert not page.is_visible(".pa-canvas")  # no empty box where the chart would be
     page.click("#chart-postgresql-versions summary")
     rows = page.locator("#chart-postgresql-versions tbody tr").all_inner_texts()
     assert [r.split() for r in rows] == [["Unknown", "2"], ["13.4", "87"]]
