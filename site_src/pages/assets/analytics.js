@@ -79,7 +79,7 @@
       alpha: Number(read("--pa-fill-alpha")) || 0.8,
       text: read("--pa-chart-text"),
       grid: read("--pa-chart-grid"),
-      scheme: document.body.dataset.mdColorScheme || "default",
+      background: read("--md-default-bg-color"),
     };
   }
 
@@ -132,10 +132,12 @@
     const data = figure.chart.data;
     const spec = figure.spec;
     if (spec.chart === "pie") {
-      const looks = data.labels.map((label, i) => seriesLook(colors, i, label, false));
+      // Slices past the eighth repeat the colours, hatched.
+      const n = colors.series.length;
+      const looks = data.labels.map((label, i) => seriesLook(colors, i, label, i >= n));
       data.datasets.forEach((ds) => {
-        ds.backgroundColor = looks.map((l) => l.hex);
-        ds.borderColor = getComputedStyle(document.body).getPropertyValue("--md-default-bg-color");
+        ds.backgroundColor = looks.map((l) => (l.grouped ? hatch(l.hex, 1, l.flip) : l.hex));
+        ds.borderColor = colors.background;
       });
       figure.looks = looks;
     } else {
@@ -515,7 +517,8 @@
         button.type = "button";
         const swatch = document.createElement("span");
         swatch.className = "pa-swatch";
-        swatch.style.background = swatchCss(look.hex, colors.alpha, look.grouped, look.flip);
+        const alpha = pie ? 1 : colors.alpha;
+        swatch.style.background = swatchCss(look.hex, alpha, look.grouped, look.flip);
         button.append(swatch, document.createTextNode(String(label)));
         if (!pie && Array.isArray(ds.versions) && ds.versions.length) {
           button.title = `${ds.versions[ds.versions.length - 1]} to ${ds.versions[0]}`;
