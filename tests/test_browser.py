@@ -215,6 +215,10 @@ def test_without_javascript_the_tables_carry_the_data(site: tuple[str, Any]) -> 
     page.click("#chart-postgresql-versions summary")
     rows = page.locator("#chart-postgresql-versions tbody tr").all_inner_texts()
     assert [r.split() for r in rows] == [["Unknown", "2"], ["13.4", "87"]]
+    page.click("#chart-deployment-stats-worker a:text('Whole table')")
+    page.wait_for_url("**/tables/deployment_stats/worker/")
+    rows = page.locator("table tbody tr").all_inner_texts()
+    assert len(rows) == 120 and rows[0].split()[0] == "2026-11-27"  # every day, newest first
     context.close()
 
 
