@@ -7,8 +7,9 @@ Writes a deterministic, realistic history of summary files into a temporary fold
 components whose X.Y versions come out every one to four months, each with several X.Y.Z
 releases, adopted with a lag and fading out over about two years), times ``build_site`` and,
 apart, the public JSON API's share of it, measures the largest chart data file and the largest
-API file, and the time from navigation start until every chart of the overview is drawn in
-headless Chromium from a local server. Prints one JSON object.
+API file, the HTML of every page, the bytes a first visit to each page transfers
+(gzip-compressed, as GitHub Pages serves them), and the time from navigation start until every
+chart of the overview is drawn in headless Chromium from a local server. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ BUDGET = {
     "build_s": 30.0,
     "largest_data_file_bytes": 300_000,
     "largest_api_file_bytes": 300_000,
+    "largest_page_html_bytes": 250_000,
+    "largest_first_load_gzip_bytes": 400_000,
     "overview_drawn_ms": 2000.0,
 }
 
@@ -223,8 +226,59 @@ def screenshot(site: Path, target: Path) -> None:
         page.goto(base)
         wait_drawn(page)
         target.parent.mkdir(parents=True, exist_ok=True)
-        clip = {"x": 0, "y": 0, "width": 1280, "height": 1500}
+        clip = {"x": 0, "y": 0, "width": 1280, "height": 2000}  # headline, systems, core
         page.screenshot(path=str(target), full_page=True, clip=clip)
+
+
+def page_paths(site: Path) -> list[str]:
+    """Every page of a built site as a URL path relative to its root (``components/core/``)."""
+    paths = []
+    for html in sorted(site.rglob("index.html")):
+        relative = html.parent.relative_to(site).as_posix()
+        paths.append("" if relative == "." else relative + "/")
+    return paths
+
+
+def html_sizes(site: Path) -> dict[str, int]:
+    """Bytes of each page's HTML, by URL path."""
+    return {path: (site / path / "index.html").stat().st_size for path in page_paths(site)}
+
+
+def first_load_sizes(site: Path, paths: list[str]) -> dict[str, int]:
+    """Gzip-compressed bytes a first visit to each page transfers, by URL path."""
+    from tests.browser import chromium, first_load, serve
+
+    with serve(site) as base, chromium() as browser:
+        return {path: sum(first_load(browser, base + path).values()) for path in paths}
+
+
+def page_kind(path: str) -> str:
+    """A page's kind for the summary: overview, component, table or other."""
+    if path == "":
+        return "overview"
+    if path.startswith("tables/"):
+        return "table"
+    if path.startswith("components/") and path != "components/":
+        return "component"
+    return "other"
+
+
+def weights(site: Path) -> dict[str, Any]:
+    """Page weights: the largest HTML and first load of each kind of page, and overall."""
+    html = html_sizes(site)
+    loads = first_load_sizes(site, list(html))
+    out: dict[str, Any] = {"pages": len(html)}
+    for kind in ("overview", "component", "table", "other"):
+        mine = [p for p in html if page_kind(p) == kind]
+        out[kind] = {
+            "largest_html": max(mine, key=lambda p: html[p]),
+            "largest_html_bytes": max(html[p] for p in mine),
+            "largest_first_load": max(mine, key=lambda p: loads[p]),
+            "largest_first_load_gzip_bytes": max(loads[p] for p in mine),
+        }
+    out["largest_page_html_bytes"] = max(html.values())
+    out["largest_first_load_gzip_bytes"] = max(loads.values())
+    return out
 
 
 def largest_file(site: Path, folder: str) -> tuple[str, int]:
@@ -274,6 +328,7 @@ def run(days: int, systems: int, seed: int, keep: Path | None) -> dict[str, Any]
         path, size = largest_file(out, "data")
         api_path, api_size = largest_file(out, "api")
         api_s = api_seconds(summaries)
+        page_weights = weights(out)
         first, rest = overview_times(out)
         figures = {
             "summary_files": files,
@@ -286,7 +341,9 @@ def run(days: int, systems: int, seed: int, keep: Path | None) -> dict[str, Any]
             "largest_api_file": api_path,
             "largest_api_file_bytes": api_size,
             "api_schema_errors": api_schema_errors(out),
-            "overview_html_bytes": (out / "index.html").stat().st_size,
+            "largest_page_html_bytes": page_weights.pop("largest_page_html_bytes"),
+            "largest_first_load_gzip_bytes": page_weights.pop("largest_first_load_gzip_bytes"),
+            "page_weights": page_weights,
             "overview_drawn_ms_first": round(first),
             "overview_drawn_ms": round(statistics.median(rest)),
         }

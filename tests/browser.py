@@ -6,6 +6,7 @@ it launches the system one (``CHROMIUM`` overrides the path).
 
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 from collections.abc import Iterator
@@ -65,3 +66,24 @@ def wait_drawn(page: Any, timeout_ms: float = 15000) -> float:
         "(performance.getEntriesByName('pa-charts-drawn')[0] || {startTime: 0}).startTime"
     )
     return drawn
+
+
+def first_load(browser: Any, url: str, viewport: dict[str, int] | None = None) -> dict[str, int]:
+    """Bytes of every response of a first visit to ``url`` (a fresh, empty cache) until its
+    charts are drawn and the network is idle, each gzip-compressed as GitHub Pages serves
+    them: ``{response URL: compressed bytes}``."""
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    page = context.new_page()
+    responses: list[Any] = []
+    page.on("response", lambda response: responses.append(response))
+    try:
+        page.goto(url)
+        wait_drawn(page)
+        page.wait_for_load_state("networkidle")
+        return {
+            r.url: len(gzip.compress(r.body(), compresslevel=6))
+            for r in responses
+            if r.request.method == "GET" and r.ok
+        }
+    finally:
+        context.close()

@@ -1,13 +1,17 @@
 """The built site in a real headless Chromium, served from 127.0.0.1.
 
 Every page must draw each of its charts with data, with no console error, no request to any
-other host and no script from the data. Saves test-artifacts/overview.png.
+other host and no script from the data; views round-trip through the URL; legends and values
+work from the keyboard; dark mode redraws the charts; axe-core finds no violation on desktop
+or phone, light or dark; touch targets are at least 44 px on phones. Saves
+test-artifacts/overview.png.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +20,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from builder.site.pages import build_site
+from bench.site import page_paths
+from builder.site.pages import ROOT, build_site
 from tests.browser import chromium, serve, wait_drawn
 from tests.test_site import XSS_NAME, XSS_VERSION, write_sample
 
@@ -50,12 +55,18 @@ VISIBLE_POINTS = """(id) => {
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    """The sample history built once, served, and a browser: (base URL, browser)."""
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample history built once: the site's folder."""
     base = tmp_path_factory.mktemp("browser")
     summaries = write_sample(base / "summaries")
     build_site(summaries, "prod", base / "site", revision="test")
-    with serve(base / "site") as url, chromium() as browser:
+    return base / "site"
+
+
+@pytest.fixture(scope="module")
+def site(built: Path) -> Iterator[tuple[str, Any]]:
+    """The sample site served, and a browser: (base URL, browser)."""
+    with serve(built) as url, chromium() as browser:
         yield url, browser
 
 
@@ -80,6 +91,15 @@ class Watched:
         self.page.goto(self.base + path)
         wait_drawn(self.page)
         return self.page
+
+    def fresh(self, path: str) -> Any:
+        """A second page of the same context (same storage), opened at ``path``."""
+        page = self.context.new_page()
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.goto(self.base + path)
+        wait_drawn(page)
+        return page
 
     def check(self) -> None:
         assert self.errors == []
@@ -175,7 +195,7 @@ def test_markup_in_names_and_versions_stays_text(watched: Watched) -> None:
     page.click("button[data-view='1']")
     page.wait_for_selector(".pa-view[data-view='1']:not([hidden])")
     header = page.locator(".pa-view[data-view='1'] thead th").all_text_contents()
-    assert header == ["date", XSS_VERSION]
+    assert header == ["date", XSS_VERSION, "total"]
     labels = page.evaluate(
         "() => window.Chart.getChart(document.querySelector('canvas')).data.datasets"
         ".map((d) => d.label)"
@@ -191,7 +211,271 @@ def test_without_javascript_the_tables_carry_the_data(site: tuple[str, Any]) -> 
     page.goto(base + "deployments/")
     assert page.is_visible(".pa-nojs")
     assert not page.is_visible(".pa-controls") and not page.is_visible("canvas")
+    assert not page.is_visible(".pa-canvas")  # no empty box where the chart would be
     page.click("#chart-postgresql-versions summary")
     rows = page.locator("#chart-postgresql-versions tbody tr").all_inner_texts()
     assert [r.split() for r in rows] == [["Unknown", "2"], ["13.4", "87"]]
+    page.click("#chart-deployment-stats-worker a:text('Whole table')")
+    page.wait_for_url("**/tables/deployment_stats/worker/")
+    rows = page.locator("table tbody tr").all_inner_texts()
+    assert len(rows) == 120 and rows[0].split()[0] == "2026-11-27"  # every day, newest first
+    context.close()
+
+
+CHART = "(id) => window.Chart.getChart(document.querySelector(`#${id} canvas`))"
+
+
+def chart_eval(page: Any, chart_id: str, body: str) -> Any:
+    """Evaluate ``body`` (an expression of ``chart``) for the chart of section ``chart_id``."""
+    return page.evaluate(f"(id) => {{ const chart = ({CHART})(id); return {body}; }}", chart_id)
+
+
+def pressed(page: Any, selector: str) -> list[str]:
+    return [b.inner_text() for b in page.locator(f"{selector} [aria-pressed='true']:visible").all()]
+
+
+def test_views_round_trip_through_the_url(watched: Watched) -> None:
+    page = watched.open("components/core/")
+    core = "chart-plugin-stats-core"
+    page.click(f"#{core} button[data-range='90']")
+    page.click(f"#{core} button[data-view='1']")
+    page.click(f"#{core} button[data-pct='1']")
+    page.wait_for_function("location.hash.includes('pct=1')")
+    url = page.url
+    assert url.endswith(f"/components/core/#{core}:range=90,view=1,pct=1")
+    link = page.get_attribute(f"#{core} .pa-permalink", "href")
+    assert link == f"#{core}:range=90,view=1,pct=1"
+
+    again = watched.fresh(url.removeprefix(watched.base))
+    assert pressed(again, f"#{core} .pa-controls") == ["90 days", "X.Y.Z", "Percent"]
+    assert again.evaluate(VISIBLE_POINTS, core) == 90
+    assert again.is_visible(f"#{core} .pa-view[data-view='1'] .pa-data")
+    assert not again.is_visible(f"#{core} .pa-view[data-view='0'] .pa-data")
+    assert chart_eval(again, core, "chart.data.datasets.some((d) => d.label.endsWith('.0'))")
+    newest = chart_eval(
+        again, core, "chart.data.datasets.reduce((s, d) => s + d.data[d.data.length - 1], 0)"
+    )
+    assert newest == pytest.approx(100)  # percentages of each day's total
+    assert chart_eval(again, core, "chart.options.scales.y.max") == 100
+
+    # Several charts: the one changed last comes first, and the page opens at it.
+    page = watched.open("")
+    page.click("#chart-systems button[data-range='30']")
+    page.click("#chart-postgresql-versions .pa-legend button >> nth=0")  # not a view: no URL
+    page.click(f"#{core} button[data-pct='1']")
+    page.wait_for_function("location.hash.includes('pct=1')")
+    assert page.url.endswith(f"/#{core}:pct=1&chart-systems:range=30")
+    both = watched.fresh(page.url.removeprefix(watched.base))
+    assert both.evaluate(VISIBLE_POINTS, "chart-systems") == 30
+    assert pressed(both, f"#{core} .pa-unit") == ["Percent"]
+    top = both.evaluate(f"document.getElementById('{core}').getBoundingClientRect().top")
+    assert 0 <= top < 120  # scrolled to the chart named first, below the header
+
+    # Back to the default view: the chart leaves the URL; a new fragment is followed.
+    both.click("#chart-systems button[data-range='all']")
+    both.wait_for_function("!location.hash.includes('chart-systems')")
+    assert both.url.endswith(f"/#{core}:pct=1")
+    both.evaluate("location.hash = '#chart-systems:range=90'")
+    both.wait_for_function(f"({VISIBLE_POINTS})('chart-systems') === 90")
+    assert pressed(both, f"#{core} .pa-unit") == ["Count"]
+
+    # Fragments that name nothing known, or values out of range, change nothing and fail quietly.
+    odd = watched.fresh("#chart-systems:range=abc,view=7,pct=2&nothing:range=5&plain")
+    assert pressed(odd, "#chart-systems .pa-controls") == ["All"]
+    assert odd.evaluate(VISIBLE_POINTS, "chart-systems") == 120
+
+
+def test_legend_and_values_work_from_the_keyboard(watched: Watched) -> None:
+    page = watched.open("components/core/")
+    core = "chart-plugin-stats-core"
+    page.focus(f"#{core} button[data-pct='1']")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") == "CANVAS"
+    page.keyboard.press("End")
+    readout = page.locator(f"#{core} .pa-readout")
+    # The tooltip's text, sorted by value, said to screen readers.
+    assert readout.inner_text() == "2026-11-27; 3.21: 79; 3.20: 10; total: 89"
+    assert chart_eval(page, core, "chart.tooltip.getActiveElements().length") == 2
+    page.keyboard.press("Home")
+    assert readout.inner_text() == "2026-07-31; 3.20: 60; total: 60"  # no "3.21: 0" row
+    page.keyboard.press("ArrowRight")
+    assert readout.inner_text().startswith("2026-08-01; ")
+    page.keyboard.press("Escape")
+    assert readout.inner_text() == ""
+
+    page.keyboard.press("Tab")
+    first = page.locator(f"#{core} .pa-legend button").first
+    assert page.evaluate("document.activeElement.textContent") == "3.21"
+    assert first.get_attribute("aria-pressed") == "true"
+    page.keyboard.press("Enter")
+    assert first.get_attribute("aria-pressed") == "false"
+    assert chart_eval(page, core, "chart.isDatasetVisible(0)") is False
+    page.keyboard.press("Space")
+    assert first.get_attribute("aria-pressed") == "true"
+    assert chart_eval(page, core, "chart.isDatasetVisible(0)") is True
+
+
+def test_tooltips_sort_by_value_and_leave_out_zeros(watched: Watched) -> None:
+    page = watched.open("components/core/")
+    core = "chart-plugin-stats-core"
+    box = page.locator(f"#{core} canvas").bounding_box()
+    assert box is not None
+    for x in (0.1, 0.99):  # before 3.21 came out (it is 0 there), and the newest days
+        page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] / 2)
+        items = chart_eval(
+            page,
+            core,
+            "chart.tooltip.dataPoints.map((p) => [p.dataset.label, p.dataset.counts[p.dataIndex]])",
+        )
+        counts = [n for _, n in items]
+        assert counts and 0 not in counts and counts == sorted(counts, reverse=True), items
+
+
+def test_dark_mode_follows_the_system_and_the_toggle(site: tuple[str, Any]) -> None:
+    base, browser = site
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto(base + "components/core/")
+    wait_drawn(page)
+    core = "chart-plugin-stats-core"
+    look = """(id) => {
+      const chart = window.Chart.getChart(document.querySelector(`#${id} canvas`));
+      const css = getComputedStyle(document.body);
+      return {
+        scheme: document.body.dataset.mdColorScheme,
+        text: css.getPropertyValue("--pa-chart-text").trim(),
+        ticks: chart.options.scales.x.ticks.color,
+        border: chart.data.datasets.map((d) => d.borderColor),
+        background: css.backgroundColor,
+      };
+    }"""
+    dark = page.evaluate(look, core)
+    assert dark["scheme"] == "slate"
+    assert dark["ticks"] == dark["text"] == "#c4c7d4"  # light text on the dark background
+    assert dark["border"] == ["#e69f00", "#56b4e9"]
+    page.click("form[data-md-component='palette'] label:not([hidden])")
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'default'")
+    light = page.evaluate(look, core)
+    assert light["ticks"] == light["text"] == "#545454"  # the charts were redrawn
+    assert light["background"] != dark["background"]
+    page.click("form[data-md-component='palette'] label:not([hidden])")
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
+    assert page.evaluate(look, core)["ticks"] == "#c4c7d4"
+    # The system turning light while the page is open: the site and its charts follow.
+    page.emulate_media(color_scheme="light")
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'default'")
+    assert page.evaluate(look, core)["ticks"] == "#545454"
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function("document.body.dataset.mdColorScheme === 'slate'")
+    # Black, the fifth colour, becomes light grey on the dark background.
+    swatch = page.evaluate(
+        "() => getComputedStyle(document.body).getPropertyValue('--pa-series-4').trim()"
+    )
+    assert swatch == "#dddddd"
+    assert errors == []
+    context.close()
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# On a desktop and a phone, light and dark: a page of each kind, and one table page per kind
+# of chart (table pages share a template). Every other page: on a desktop, light.
+AXE_PAGES = (
+    "",
+    "components/",
+    "components/core/",
+    "deployments/",
+    "rbac/",
+    "about/",
+    "tables/plugin_stats/core/",
+    "tables/deployment_stats/worker/",
+    "tables/postgresql_versions/",
+    "tables/demography/",
+)
+SCHEMES = ("light", "dark")  # the system setting; Material follows it
+
+
+def test_axe_finds_no_violation_on_any_page(site: tuple[str, Any], built: Path) -> None:
+    """Pages loaded on a desktop and on a phone, in light and in dark mode (as the reader's
+    system prefers), every data table opened."""
+    base, browser = site
+    assert AXE.is_file(), "axe-core is not installed: run make install"
+    every = page_paths(built)
+    assert set(AXE_PAGES) < set(every) and len(every) > 20
+    found: dict[str, list[str]] = {}
+    errors: list[str] = []
+    for (width, height), scheme in itertools.product(((1280, 900), (390, 844)), SCHEMES):
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, color_scheme=scheme
+        )
+        context.add_init_script(path=str(AXE))
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        first = width == 1280 and scheme == SCHEMES[0]
+        for path in every if first else AXE_PAGES:
+            page.goto(base + path)
+            wait_drawn(page)
+            page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+            violations = page.evaluate(
+                "() => axe.run(document, {resultTypes: ['violations']}).then((r) => "
+                "r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`))"
+            )
+            if violations:
+                found[f"/{path} {width}px {scheme}"] = violations
+        context.close()
+    assert found == {}
+    assert errors == []
+
+
+TARGETS = (
+    "button:visible, .pa-data a:visible, .pa-source a:visible, .md-copyright a:visible, "
+    "summary:visible, label.md-header__button:visible"
+)
+
+
+def test_touch_targets_are_at_least_44px_on_a_phone(site: tuple[str, Any]) -> None:
+    base, browser = site
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    small = []
+    for path in ("", "components/core/", "tables/plugin_stats/core/"):
+        page.goto(base + path)
+        wait_drawn(page)
+        targets = page.locator(TARGETS).all()
+        assert len(targets) >= (3 if "tables/" in path else 10), path
+        for target in targets:
+            box = target.bounding_box()
+            if box and (box["width"] < 44 or box["height"] < 44):
+                small.append((path, target.evaluate("(e) => e.outerHTML.slice(0, 80)"), box))
+    assert small == []
+    context.close()
+
+
+def test_tables_keep_dates_on_one_line_and_the_header_in_view(site: tuple[str, Any]) -> None:
+    base, browser = site
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(base + "tables/plugin_stats/core/")
+    wait_drawn(page)
+    lines = page.evaluate(
+        """() => Array.from(document.querySelectorAll("tbody th")).map((th) => {
+          const range = document.createRange();
+          range.selectNodeContents(th);
+          return new Set(Array.from(range.getClientRects()).map((r) => r.top)).size;
+        })"""
+    )
+    assert len(lines) == 120 and set(lines) == {1}  # every date on one line, even on a phone
+    region = page.locator(".pa-table")
+    region.evaluate("(e) => { e.scrollTop = 1500; }")
+    tops = page.evaluate(
+        """() => [document.querySelector(".pa-table").getBoundingClientRect().top,
+                  document.querySelector(".pa-tab thead th").getBoundingClientRect().top,
+                  document.querySelector(".pa-tab tbody th").getBoundingClientRect().top]"""
+    )
+    region_top, header_top, first_row_top = tops
+    assert abs(header_top - region_top) < 2  # the header stayed at the top of the table
+    assert first_row_top < region_top - 1000  # while the rows scrolled away under it
     context.close()

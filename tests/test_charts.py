@@ -6,8 +6,11 @@ them (review the diff).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from itertools import accumulate
@@ -277,20 +280,102 @@ def test_small_counts_fold_into_other() -> None:
     }
 
 
-def test_version_cap_keeps_the_newest_days_biggest_then_the_highest_peaks() -> None:
-    rows = [{"1.0": 50}, {"2.0": 10, "2.1": 5, "2.2": 3, "2.3": 2, "2.4": 1}]
-    # Four places: two for the newest day's biggest, two for the highest peaks (1.0 once led).
-    assert charts.series_to_keep(rows, 4) == ["2.0", "2.1", "1.0", "2.2"]
-    series = [(DAY - timedelta(days=1), rows[0]), (DAY, rows[1])]
-    assert charts.versions_over_time(series, Limits(max_series=3)) == {
-        "labels": ["2026-11-26", "2026-11-27"],
-        "datasets": [
-            {"label": "2.1", "data": [0, 5], "fill": "origin"},
-            {"label": "2.0", "data": [0, 10], "fill": "-1"},
-            {"label": "1.0", "data": [50, 0], "fill": "-1"},
-            {"label": OTHER, "data": [0, 6], "fill": "-1"},
-        ],
-    }
+@pytest.mark.parametrize(
+    ("version", "minor", "decade", "major"),
+    [
+        ("3.21.4", "3.21.x", "3.2x", "3.x"),
+        ("3.21", "3.21.x", "3.2x", "3.x"),
+        ("3.5.0", "3.5.x", "3.0\u20133.9", "3.x"),
+        ("10.105.2", "10.105.x", "10.10x", "10.x"),
+        ("3.22.0.dev0", "3.22.x", "3.2x", "3.x"),
+        ("<b>", None, None, None),
+    ],
+)
+def test_range_labels(
+    version: str, minor: str | None, decade: str | None, major: str | None
+) -> None:
+    assert charts.range_label(version, "minor") == minor
+    assert charts.range_label(version, "decade") == decade
+    assert charts.range_label(version, "major") == major
+
+
+def test_xy_chart_draws_the_newest_eight_and_older_ones_by_decade() -> None:
+    counts = {f"3.{m}": m for m in range(5, 22)}  # 3.5 to 3.21
+    data = charts.versions_over_time([(DAY, counts)])
+    assert [(d["label"], d["data"], d.get("versions")) for d in data["datasets"]] == [
+        *[(f"3.{m}", [m], None) for m in range(21, 13, -1)],
+        ("3.1x", [13 + 12 + 11 + 10], ["3.13", "3.12", "3.11", "3.10"]),
+        ("3.0\u20133.9", [9 + 8 + 7 + 6 + 5], ["3.9", "3.8", "3.7", "3.6", "3.5"]),
+    ]
+    assert [d["fill"] for d in data["datasets"]] == ["origin", *["-1"] * 9]
+
+
+def test_xyz_chart_draws_older_versions_per_x_y_and_a_lone_version_as_itself() -> None:
+    counts = {f"3.21.{z}": 1 for z in range(6)} | {"3.20.1": 2, "3.20.0": 3, "3.19.0": 4}
+    counts |= {f"3.18.{z}": 1 for z in range(3)}
+    data = charts.versions_over_time([(DAY, counts)])
+    assert [(d["label"], d["data"], d.get("versions")) for d in data["datasets"]] == [
+        *[(f"3.21.{z}", [1], None) for z in range(5, -1, -1)],
+        ("3.20.1", [2], None),
+        ("3.20.0", [3], None),
+        ("3.19.0", [4], None),  # its range would hold it alone
+        ("3.18.x", [3], ["3.18.2", "3.18.1", "3.18.0"]),
+    ]
+
+
+def test_too_many_ranges_merge_where_fewest_systems_run_now() -> None:
+    # 8 individual 4.x versions, then 3.0 to 3.29 (three decades) and 2.0 to 2.19.
+    old = {f"3.{m}": 1 for m in range(30)} | {f"2.{m}": 1 for m in range(20)}
+    new = {f"4.{m}": 10 for m in range(8)}
+    then = dict(old)  # a year ago every old version ran
+    now = new | {"3.25": 40, "3.12": 5}  # today only 3.25 and 3.12 are left of them
+    series = [(DAY - timedelta(days=365), then), (DAY, now)]
+    data = charts.versions_over_time(series, Limits(max_series=12))
+    assert [(d["label"], d["data"]) for d in data["datasets"]][8:] == [
+        ("3.2x", [10, 40]),
+        ("3.1x", [10, 5]),
+        ("3.0\u20133.9", [10, 0]),
+        ("2.x", [20, 0]),  # 2.1x and 2.0-2.9 merged first: nobody runs them now
+    ]
+    tight = charts.versions_over_time(series, Limits(max_series=10))
+    assert [d["label"] for d in tight["datasets"]][8:] == ["3.2x", "3.x and older"]
+    assert tight["datasets"][9]["versions"][0] == "3.19"
+    assert tight["datasets"][9]["versions"][-1] == "2.0"
+
+
+def test_versions_without_x_y_beyond_the_newest_are_other() -> None:
+    counts = {f"1.{m}": 1 for m in range(9)} | {"<b>": 2, "nightly": 3}
+    data = charts.versions_over_time([(DAY, counts)])
+    # Versions that are not PEP 440 sort as the newest: they are drawn on their own first.
+    assert [d["label"] for d in data["datasets"]] == [
+        "nightly",
+        "<b>",
+        *[f"1.{m}" for m in range(8, 2, -1)],
+        "1.0\u20131.9",
+    ]
+    tail = charts.versions_over_time(
+        [(DAY, {"9.0": 1, "1.0": 1, "x": 4, "y": 2})], Limits(individual=1)
+    )
+    assert [(d["label"], d["data"]) for d in tail["datasets"]] == [
+        ("y", [2]),
+        ("9.0", [1]),
+        ("1.0", [1]),
+        (OTHER, [4]),  # beyond the newest, a version without X.Y has no range
+    ]
+
+
+def test_version_ranges_golden() -> None:
+    """A long X.Y.Z history of two components' shapes, grouped: reviewed whole."""
+    days = []
+    for n in range(6):
+        counts = {}
+        for minor in range(10, 24):
+            for z in range(4):
+                if minor <= 14 + 2 * n:
+                    counts[f"3.{minor}.{z}"] = max(0, 3 + 2 * n - abs(minor - 12 - 2 * n)) + z
+        counts |= {"2.9.0": 6 - n, "2.8.1": 1}
+        days.append((DAY - timedelta(days=5 - n), counts))
+    assert_golden("version_ranges_xyz", charts.versions_over_time(days))
 
 
 def test_thinning_keeps_recent_days_and_one_real_day_per_week() -> None:
@@ -374,17 +459,39 @@ def test_pie_sorts_by_number_and_caps_slices() -> None:
     }
 
 
-def test_headline() -> None:
-    summaries = [day(0), day(10), day(40), day(45)]
-    assert charts.headline(summaries) == charts.Headline(
-        day=date(2026, 2, 15),
-        systems=55,
-        persistent_systems=53,
-        before=date(2026, 1, 11),
-        systems_before=20,
+def test_headline_compares_seven_day_means() -> None:
+    summaries = [day(n) for n in range(20) if n != 17]  # day 17 missing: not a zero
+    head = charts.headline(summaries)
+    assert head == charts.Headline(
+        day=date(2026, 1, 20),
+        systems=29,
+        current=charts.WindowMean(
+            first=date(2026, 1, 14),
+            last=date(2026, 1, 20),
+            days=6,
+            systems=(23 + 24 + 25 + 26 + 28 + 29) / 6,
+            persistent_systems=(21 + 22 + 23 + 24 + 26 + 27) / 6,
+        ),
+        previous=charts.WindowMean(
+            first=date(2026, 1, 7),
+            last=date(2026, 1, 13),
+            days=7,
+            systems=19.0,
+            persistent_systems=17.0,
+        ),
     )
-    assert charts.headline(summaries).change == 35  # type: ignore[union-attr]
-    assert charts.headline([day(3)]) == charts.Headline(date(2026, 1, 4), 13, 11)
+    assert head is not None
+    diff, relative = head.change("systems")  # type: ignore[misc]
+    assert diff == pytest.approx(155 / 6 - 19)
+    assert relative == pytest.approx((155 / 6 - 19) / 19)
+    alone = charts.headline([day(3)])
+    assert alone == charts.Headline(
+        date(2026, 1, 4), 13, charts.WindowMean(date(2025, 12, 29), date(2026, 1, 4), 1, 13, 11)
+    )
+    assert alone.change("systems") is None
+    # A previous window without any summary: no change, not a change from zero.
+    gap = charts.headline([day(0), day(20)])
+    assert gap is not None and gap.previous is None
 
 
 def test_tables_and_csv() -> None:
@@ -405,6 +512,84 @@ def test_tables_and_csv() -> None:
     assert charts.csv_text(charts.table("demography", demo)) == (
         "age,count,accumulated\n2,0,0\n1,2,2\n"
     )
+
+
+def test_reading_tables_put_the_newest_day_first_with_totals() -> None:
+    summaries = [
+        day(0, xy_component={"core": {"3.1": 5}}),
+        day(1, xy_component={"core": {"3.1": 4, "3.2": 2}}),
+    ]
+    data = xy(summaries, "core")
+    assert charts.reading_table("versions_over_time", data) == charts.Table(
+        ["date", "3.2", "3.1", "total"],
+        [["2026-01-02", 2, 4, 6], ["2026-01-01", 0, 5, 5]],
+        total_column=True,
+    )
+    assert charts.table("versions_over_time", data).rows[0][0] == "2026-01-01"  # the CSV's
+    means = charts.means_over_time(
+        [(DAY - timedelta(days=1), {"processes__avg": 2.0}), (DAY, {"processes__avg": None})],
+        ("processes",),
+    )
+    assert charts.reading_table("means_over_time", means) == charts.Table(
+        ["date", "Mean Processes"], [["2026-11-27", None], ["2026-11-26", 2.0]]
+    )
+    pie = charts.newest_pie([(DAY, {"0": 3, "130004": 97})], labels="postgresql")
+    assert charts.reading_table("newest_pie", pie, "PostgreSQL version") == charts.Table(
+        ["PostgreSQL version", "systems"], [["Unknown", 3], ["13.4", 97]], ["total", 100]
+    )
+    demo = charts.demography({1: 2, 3: 1})
+    assert charts.reading_table("demography", demo) == charts.Table(
+        ["age", "count", "accumulated"], [[1, 2, 3], [2, 0, 1], [3, 1, 1], [4, 0, 0]]
+    )
+
+
+# Strings a hostile or careless client could put in a summary: each would start a formula in
+# some spreadsheet if written as is (issue: CR starts a row, ';' a cell in ';' locales).
+HOSTILE = (
+    "=1+1",
+    "\r=1+1",
+    "1;=1+1",
+    "\n@SUM(A1)",
+    "a,-1",
+    'x;"=1',
+    "\t+1",
+    "\uff1d1+1",
+    "1|=2",
+    'ok; "@x',
+    "\u2028=1",
+    "\r\n-2",
+    "3.21.0+local",
+)
+BLANKS = ' \t"\ufffd'
+
+
+def spreadsheet_cells(text: str) -> list[str]:
+    """Every cell of CSV text as a spreadsheet might split it: rows at universal newlines
+    (or at every line break Unicode knows), cells at ',' or ';' (with RFC 4180 quotes) or at
+    any of ',;|' and tab (ignoring quotes)."""
+    universal = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8", newline=None)
+    lines = universal.read().split("\n")
+    cells = []
+    for delimiter in ",;":
+        cells += [c for row in csv.reader(lines, delimiter=delimiter) for c in row]
+    for line in [*lines, *text.splitlines()]:
+        cells += re.split(r"[,;|\t]", line)
+    return cells
+
+
+def test_csv_cells_never_start_a_formula_in_any_locale() -> None:
+    counts = {version: n for n, version in enumerate(HOSTILE, start=1)}
+    every = Limits(individual=len(HOSTILE))
+    data = xy([day(0, xy_component={"core": counts})], "core", every)
+    text = charts.csv_text(charts.table("versions_over_time", data))
+    cells = spreadsheet_cells(text)
+    assert len(cells) > 50
+    for cell in cells:
+        assert not cell.lstrip(BLANKS).startswith(tuple(charts.FORMULA_START)), repr(cell)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 2 and len(rows[0]) == len(HOSTILE) + 1  # no cell split a row
+    assert "3.21.0+local" in rows[0]  # text that cannot start a formula is unchanged
+    assert "1;'=1+1" in rows[0] and "'=1+1" in rows[0]
 
 
 # -- ordinary histories give exactly what the old site's views gave ----------------------------

@@ -13,9 +13,10 @@ import pytest
 
 from builder.metrics import METRICS, Chart, CountBy, Metric, metric
 from builder.site import charts
-from builder.site.pages import ROOT, Settings, SiteError, build_site, plan_site
+from builder.site.pages import ROOT, Page, Settings, SiteError, build_site, plan_site, unique
 from builder.site.plugin import VENDOR
 from builder.summaries.summary import Summary, SummaryError, load_all, summary_path
+from tests.test_charts import BLANKS, HOSTILE, spreadsheet_cells
 
 NEWEST = date(2026, 11, 27)
 XSS_NAME = "<img src=x onerror=window.__xss=1>"
@@ -145,30 +146,69 @@ def test_every_chart_file_listed_in_spec_exists_with_its_csv(built: tuple[Path, 
     assert len(csv) == 121
 
 
-def test_every_chart_has_a_table_and_links(built: tuple[Path, Path]) -> None:
+def test_every_chart_has_a_short_table_and_links(built: tuple[Path, Path]) -> None:
     _, site = built
     page = (site / "components/core/index.html").read_text(encoding="utf-8")
     sections = re.findall(r'<section class="pa-chart".*?</section>', page, re.S)
     assert len(sections) == 1  # X.Y with its X.Y.Z switch
     section = sections[0]
-    assert section.count("<details>") == 2 and section.count("<table>") == 2
+    assert section.count("<details>") == 2 and section.count("<table ") == 2
     assert 'href="../../data/plugin_stats/core.json"' in section
     assert 'href="../../data/plugin_stats/core.z_stream.csv" download' in section
-    assert '<th scope="row">2026-11-27</th><td>79</td><td>10</td>' in section
+    assert 'href="../../tables/plugin_stats/core/">Whole table</a>' in section
+    assert 'href="../../tables/plugin_stats/core.z_stream/">Whole table</a>' in section
+    first = section.index("<tbody>")
+    rows = re.findall(r'<tr><th scope="row">([^<]*)</th>', section[first:])
+    assert rows[:14] == [str(NEWEST - timedelta(days=n)) for n in range(14)]  # newest first
+    assert '<th scope="row">2026-11-27</th><td>79</td><td>10</td><td>89</td>' in section
+    assert '<th scope="col">total</th>' in section
     for path in html_files(site):
         text = path.read_text(encoding="utf-8")
         figures = text.count('<section class="pa-chart"')
         assert text.count('<div class="pa-view"') >= figures
-        if figures:  # hand-written pages without charts (the API page) have tables of their own
-            assert text.count("<table>") == text.count('<div class="pa-view"')
+        if figures or "/tables/" in str(path):  # hand-written pages (the API page) have their own
+            assert text.count("<table ") == text.count('<div class="pa-view"') + (
+                "/tables/" in str(path)
+            )
+
+
+def test_every_view_has_its_whole_table_on_a_page_of_its_own(built: tuple[Path, Path]) -> None:
+    _, site = built
+    data = sorted(p.relative_to(site / "data") for p in (site / "data").rglob("*.json"))
+    tables = sorted(
+        p.parent.relative_to(site / "tables") for p in (site / "tables").rglob("index.html")
+    )
+    assert [d.with_suffix("") for d in data] == tables
+    page = (site / "tables/plugin_stats/core/index.html").read_text(encoding="utf-8")
+    assert "<title>core versions (X.Y): table - Pulp analytics</title>" in page
+    assert 'href="../../../components/core/#chart-plugin-stats-core">The chart</a>' in page
+    rows = re.findall(r'<tr><th scope="row">([^<]*)</th>((?:<td>[^<]*</td>)*)</tr>', page)
+    assert len(rows) == 120
+    assert rows[0] == ("2026-11-27", "<td>79</td><td>10</td><td>89</td>")
+    assert rows[-1] == ("2026-07-31", "<td>0</td><td>60</td><td>60</td>")
+    assert "core versions (X.Y): 120 days" in page
+    pie = (site / "tables/postgresql_versions/index.html").read_text(encoding="utf-8")
+    assert '<tfoot><tr><th scope="row">total</th><td>89</td></tr></tfoot>' in pie
+    # A table page never names a component by a client's string: the slug stands in.
+    hostile = next((site / "tables/plugin_stats").glob("x-*[!m]/index.html"))
+    title = re.search(r"<title>(.*?)</title>", hostile.read_text()).group(1)  # type: ignore[union-attr]
+    assert title.startswith("x-") and "<" not in title
+    nav = (site / "index.html").read_text(encoding="utf-8")
+    assert "tables/" not in "".join(re.findall(r'<nav class="md-nav.*?</nav>', nav, re.S))
 
 
 def test_overview_headline(built: tuple[Path, Path]) -> None:
     _, site = built
     page = (site / "index.html").read_text(encoding="utf-8")
     values = re.findall(r'<span class="pa-stat__value">([^<]*)</span>', page)
-    assert values == ["99", "89", "+29 (+41.4%)"]
-    assert "systems reported on 2026-11-27" in page
+    assert values == ["96.0", "86.0", "2026-11-27"]
+    changes = re.findall(r'<span class="pa-stat__change">([^<]*)</span>', page)
+    assert changes == [
+        "+7.0 (+7.9%) on the 7 days to 2026-11-20",
+        "+7.0 (+8.9%) on the 7 days to 2026-11-20",
+    ]
+    assert "mean per day over the 7 days to 2026-11-27" in page
+    assert "99 systems reported" in page
     ids = re.findall(r'<section class="pa-chart" id="([^"]+)"', page)
     assert ids == [
         "chart-systems",
@@ -177,6 +217,24 @@ def test_overview_headline(built: tuple[Path, Path]) -> None:
         "chart-demography",
         "chart-postgresql-versions",
     ]
+
+
+def test_provenance_under_each_chart_and_in_the_footer(built: tuple[Path, Path]) -> None:
+    _, site = built
+    repo = "https://github.com/pulp/pulp-analytics"
+    for path in html_files(site):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "404.html":
+            continue
+        assert "data as of 2026-11-27 · built from" in text, path
+        assert f'<a href="{repo}/commit/{REVISION}">{REVISION[:12]}</a>' in text, path
+        charts_here = text.count('<section class="pa-chart"')
+        tables_here = "/tables/" in str(path)
+        sources = text.count(
+            f'Source: <a href="{repo}/tree/main/summaries/prod">Summary files</a> · '
+            f'<a href="{repo}/blob/main/proto/summary.schema.json">JSON Schema</a>'
+        )
+        assert sources == charts_here + tables_here, path
 
 
 def test_strings_from_summaries_are_escaped(built: tuple[Path, Path]) -> None:
@@ -188,7 +246,7 @@ def test_strings_from_summaries_are_escaped(built: tuple[Path, Path]) -> None:
     hostile = [
         p for p in html_files(site) if "&lt;img src=x onerror=window.__xss=1&gt;" in p.read_text()
     ]
-    assert {p.parent.name for p in hostile} >= {"components"}
+    assert {p.parent.parent.name for p in hostile} >= {"components"}
     slugged = list((site / "data/plugin_stats").glob("x-*.json"))
     assert len(slugged) == 2  # the X.Y and X.Y.Z files of the component named with markup
     assert XSS_VERSION in json.dumps(read_json(slugged[0]) | read_json(slugged[1]))
@@ -240,6 +298,9 @@ def test_dev_build_has_a_banner_and_its_base_path(tmp_path: Path) -> None:
     assert 'class="pa-dev-banner"' in page and "Development deployment." in page
     assert f'<meta name="revision" content="{head}">' in page
     assert "<title>Pulp analytics (dev)</title>" in page
+    repo = "https://github.com/pulp/pulp-analytics"
+    assert f'<a href="{repo}/tree/dev/summaries/dev">Summary files</a>' in page
+    assert f'<a href="{repo}/commit/{head}">{head[:12]}</a>' in page
     assert (
         '<script src="/pulp-analytics/dev/assets/analytics.js">'
         in (tmp_path / "site/404.html").read_text()
@@ -258,6 +319,7 @@ def test_revision_outside_git_is_unknown_and_empty_history_builds(tmp_path: Path
     page = (tmp_path / "site/index.html").read_text(encoding="utf-8")
     assert '<meta name="revision" content="unknown">' in page
     assert "No summaries yet." in page
+    assert "no data yet · built from unknown</p>" in page  # no link to a commit
     assert read_json(tmp_path / "site/data/systems.json")["labels"] == []
 
 
@@ -309,3 +371,55 @@ def test_a_new_metric_with_a_known_chart_kind_needs_no_site_change(
         "datasets": [{"data": [4, 9]}],
     }
     assert {"Python versions": "python-versions.md"} in plan.nav()
+
+
+def test_a_component_named_index_gets_its_own_page(tmp_path: Path) -> None:
+    summaries = tmp_path / "summaries"
+    for n in range(3):
+        summary = sample_day(n, 3)
+        for key, version in (("xy_component", "1.2"), ("xyz_component", "1.2.3")):
+            summary.metrics[key] = {**summary.metrics[key], "index": {version: 11}}
+        path = summary_path(summaries, "prod", summary.date)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(summary.to_json(), encoding="utf-8")
+    build_site(summaries, "prod", tmp_path / "site", revision=REVISION)
+    listing = (tmp_path / "site/components/index.html").read_text(encoding="utf-8")
+    links = re.findall(r'<ul class="pa-links-list">(.*?)</ul>', listing)[0]
+    assert '<a href="index/">index</a> <span class="pa-note">11 systems on 2026-11-27' in links
+    assert '<a href="core/">core</a>' in links
+    own = (tmp_path / "site/components/index/index.html").read_text(encoding="utf-8")
+    assert 'data-src="../../data/plugin_stats/index.json"' in own
+    data = read_json(tmp_path / "site/data/plugin_stats/index.json")
+    assert data["datasets"][0]["label"] == "1.2"
+
+
+def test_pages_that_would_share_a_url_are_refused() -> None:
+    a = Page("components/core/index.md", "core")
+    assert a.url == "components/core/"
+    assert Page("index.md", "Overview").url == ""
+    assert Page("rbac.md", "RBAC").url == "rbac/"
+    with pytest.raises(SiteError, match=r"pages rbac.md and rbac/index.md would both be /rbac/"):
+        unique([Page("rbac.md", "RBAC"), Page("rbac/index.md", "RBAC again")])
+    plan = plan_site([sample_day(0, 1)], Settings())
+    urls = [page.url for page in plan.pages]
+    assert len(urls) == len(set(urls))
+
+
+def test_csv_files_never_start_a_formula_in_any_locale(tmp_path: Path) -> None:
+    """Versions a summary may hold (it is only schema-checked) reach every CSV file safely."""
+    summaries = tmp_path / "summaries"
+    for n in range(2):
+        summary = sample_day(n, 2)
+        hostile = {v: 5 + i for i, v in enumerate(HOSTILE)}
+        summary.metrics["xyz_component"] = {**summary.metrics["xyz_component"], "core": hostile}
+        path = summary_path(summaries, "prod", summary.date)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(summary.to_json(), encoding="utf-8")
+    build_site(summaries, "prod", tmp_path / "site", revision=REVISION)
+    files = list((tmp_path / "site/data").rglob("*.csv"))
+    assert len(files) > 15
+    text = (tmp_path / "site/data/plugin_stats/core.z_stream.csv").read_text(encoding="utf-8")
+    assert "'=1+1" in text and "\r" not in text
+    for path in files:
+        for cell in spreadsheet_cells(path.read_text(encoding="utf-8")):
+            assert not cell.lstrip(BLANKS).startswith(tuple(charts.FORMULA_START)), (path, cell)

@@ -1,13 +1,13 @@
 """Chart data: pure functions from daily summaries to Chart.js ``{"labels", "datasets"}``.
 
 Each transform answers what analytics.pulpproject.org's JSON view of the same chart answered
-(SPEC §6), with three limits that only change the output beyond an ordinary history
-(docs/site.md explains them):
+(SPEC §6), with limits that only change the output beyond an ordinary history (docs/site.md
+explains them):
 
 * ``full_days``: a time series keeps every day of its newest ``full_days``; before that it keeps
   one real day per ISO week (the newest day it has in that week). Values are never averaged.
-* ``max_series``: a version chart keeps at most that many versions: half of them the most run
-  on the newest day, the rest the highest daily peaks; the others are summed as ``"other"``.
+* ``individual``: a version chart draws its newest versions (8) one by one and sums the older
+  ones by range (``3.21.x``, ``3.2x``, ``3.x``), at most ``max_series`` datasets in all.
 * ``fold_below``: on each day, a bucket counting fewer systems than this goes into ``"other"``
   (1, the default, folds nothing).
 
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
@@ -42,7 +43,8 @@ class Limits:
     """How much one chart may hold before it is thinned; see the module docstring."""
 
     full_days: int = 400
-    max_series: int = 20
+    max_series: int = 14  # datasets of a version chart (versions, ranges, other); pie slices
+    individual: int = 8  # a version chart's newest versions drawn one by one
     fold_below: int = 1
     max_points: int = 1500  # demography: beyond this, runs of zero keep only their two ends
 
@@ -139,23 +141,6 @@ def fold_small(counts: Counts, below: int) -> dict[Any, int]:
     return out
 
 
-def series_to_keep(rows: Sequence[Counts], cap: int) -> list[str]:
-    """At most ``cap`` versions of a chart whose rows hold more: see :func:`versions_over_time`."""
-    peak: dict[str, int] = {}
-    for counts in rows:
-        for key, n in counts.items():
-            if key != OTHER and n > peak.get(key, 0):
-                peak[key] = n
-    if len(peak) <= cap:
-        return list(peak)
-    newest = rows[-1]
-    by_version = sorted(peak, key=version_order, reverse=True)  # ties: the newer version first
-    current = sorted((v for v in by_version if newest.get(v)), key=lambda v: -newest[v])
-    kept = current[: (cap + 1) // 2]
-    rest = sorted((v for v in by_version if v not in kept), key=lambda v: -peak[v])
-    return kept + rest[: cap - len(kept)]
-
-
 def stacked(labels: list[str], columns: list[tuple[str, list[int]]]) -> ChartData:
     """Chart.js data for a stacked area: the first dataset fills to the axis, the rest to it."""
     datasets: list[dict[str, Any]] = [
@@ -166,14 +151,19 @@ def stacked(labels: list[str], columns: list[tuple[str, list[int]]]) -> ChartDat
     return {"labels": labels, "datasets": datasets}
 
 
-def columns_of(rows: Sequence[Counts], order: Sequence[Any]) -> list[tuple[Any, list[int]]]:
-    """One zero-filled column per key of ``order``; counts of any other key go to "other"."""
+def columns_of(
+    rows: Sequence[Counts], order: Sequence[Any], groups: Mapping[Any, Any] | None = None
+) -> list[tuple[Any, list[int]]]:
+    """One zero-filled column per key of ``order``; counts of any other key go to "other".
+
+    ``groups`` sends a key to the column of another (a version to its range).
+    """
     index = {key: i for i, key in enumerate(order)}
     columns = [[0] * len(rows) for _ in order]
     other = [0] * len(rows)
     for day, counts in enumerate(rows):
         for key, n in counts.items():
-            i = index.get(key)
+            i = index.get(key if groups is None else groups.get(key, key))
             if i is None:
                 other[day] += n
             else:
@@ -184,22 +174,138 @@ def columns_of(rows: Sequence[Counts], order: Sequence[Any]) -> list[tuple[Any, 
     return out
 
 
+# -- version ranges -------------------------------------------------------------------------
+
+VERSION_START = re.compile(r"(\d+)\.(\d+)(\.\d+)?")
+LEVELS_XYZ = ("minor", "decade", "major")  # 3.21.x, 3.2x, 3.x
+LEVELS_XY = ("decade", "major")
+EN_DASH = "\u2013"
+
+
+def range_label(version: str, level: str) -> str | None:
+    """The range holding ``version`` at ``level``; None for a version not starting ``X.Y``.
+
+    ``minor``: ``3.21.4`` -> ``3.21.x``; ``decade``: ``3.21`` -> ``3.2x`` (3.20 to 3.29; the
+    first decade is written ``3.0-3.9`` with an en dash); ``major``: ``3.21`` -> ``3.x``.
+    """
+    match = VERSION_START.match(version)
+    if match is None:
+        return None
+    major, minor = int(match[1]), int(match[2])
+    if level == "minor":
+        return f"{major}.{minor}.x"
+    if level == "decade":
+        return f"{major}.{minor // 10}x" if minor >= 10 else f"{major}.0{EN_DASH}{major}.9"
+    return f"{major}.x"
+
+
+def ranges_at(versions: Sequence[str], level: str) -> list[tuple[str, list[str]]]:
+    """``versions`` (newest first) grouped by their range at ``level``, newest range first."""
+    out: dict[str, list[str]] = {}
+    for version in versions:
+        out.setdefault(range_label(version, level) or OTHER, []).append(version)
+    return list(out.items())
+
+
+Range = tuple[str, list[str]]  # (label, versions newest first)
+RECENT_DAYS = 7  # a version's peak over these newest days says how many systems run it now
+
+
+def version_ranges(
+    versions: Sequence[str], levels: Sequence[str], budget: int, recent: Counts
+) -> list[Range]:
+    """``versions`` (newest first, each starting ``X.Y``) in at most ``budget`` ranges.
+
+    It starts from the ranges of the finest level (``levels[0]``) and, while there are too
+    many, merges ranges: all the ranges inside one range of a coarser level (``3.21.x`` …
+    ``3.20.x`` into ``3.2x``), or the oldest ones into ``<X>.x and older``. Ranges that no
+    system runs any more (none in ``recent``, each version's peak over the newest days) are
+    merged first; then always the oldest, as few ranges as possible, a range of a coarser
+    level before ``and older``. So the newest versions keep the finest ranges, and long-gone
+    versions do not take places from those that still run.
+    """
+    ranges = ranges_at(versions, levels[0])
+    while len(ranges) > budget:
+        candidates = [
+            (start, end, label, 0) for start, end, label in coarser_spans(ranges, levels[1:])
+        ]
+        for start in range(len(ranges) - 1):
+            label = f"{range_label(ranges[start][1][0], 'major')} and older"
+            candidates.append((start, len(ranges), label, 1))
+        start, end, label, _ = min(
+            candidates,
+            key=lambda c: (weight(ranges[c[0] : c[1]], recent) > 0, -c[1], c[1] - c[0], c[3]),
+        )
+        merged = [v for _, members in ranges[start:end] for v in members]
+        ranges[start:end] = [(label, merged)]
+    return ranges
+
+
+def weight(ranges: Sequence[Range], recent: Counts) -> int:
+    return sum(recent.get(v, 0) for _, members in ranges for v in members)
+
+
+def coarser_spans(ranges: Sequence[Range], levels: Sequence[str]) -> Iterator[tuple[int, int, str]]:
+    """(start, end, label): runs of at least two ``ranges`` that all lie in one range
+    ``label`` of a coarser level, and are every range that does."""
+    for level in levels:
+        labels = [{range_label(v, level) for v in members} for _, members in ranges]
+        start = 0
+        while start < len(ranges):
+            end = start + 1
+            while end < len(ranges) and len(labels[start]) == 1 and labels[end] == labels[start]:
+                end += 1
+            if end - start > 1:
+                yield start, end, str(next(iter(labels[start])))
+            start = end
+
+
+def version_columns(
+    rows: Sequence[Counts], limits: Limits
+) -> list[tuple[str, list[int], list[str]]]:
+    """(label, data, versions summed) of each dataset of a version chart, newest first.
+
+    See :func:`versions_over_time`; ``versions`` is empty for a single version. A range
+    holding a single version is drawn as that version.
+    """
+    present = sorted(
+        {key for counts in rows for key in counts if key != OTHER}, key=version_order, reverse=True
+    )
+    shown = present[: limits.individual]
+    older = [v for v in present[len(shown) :] if VERSION_START.match(v)]
+    unranged = len(present) - len(shown) - len(older) > 0 or any(OTHER in c for c in rows)
+    budget = max(1, limits.max_series - len(shown) - unranged)
+    deep = any(m and m[3] for m in map(VERSION_START.match, present))
+    recent: dict[str, int] = {}
+    for counts in rows[-RECENT_DAYS:]:
+        for key, n in counts.items():
+            recent[key] = max(n, recent.get(key, 0))
+    ranges = version_ranges(older, LEVELS_XYZ if deep else LEVELS_XY, budget, recent)
+    members = {label: m for label, m in ranges if len(m) > 1}
+    groups = {v: label for label, m in members.items() for v in m}
+    order = [*shown, *(label if label in members else m[0] for label, m in ranges)]
+    return [(key, data, members.get(key, [])) for key, data in columns_of(rows, order, groups)]
+
+
 # -- the chart kinds ------------------------------------------------------------------------
 
 
 def versions_over_time(series: Sequence[Day], limits: Limits = Limits()) -> ChartData:
     """Systems per version per day, newest version first (``plugin_stats``).
 
-    Beyond ``limits.max_series`` versions, half the places go to the versions with the most
-    systems on the newest day and the rest to the highest daily peaks; the others are summed
-    as "other" (a long tail of versions with a system or two each would otherwise push out
-    every version that was once widely run).
+    The newest ``limits.individual`` versions (8) are datasets of their own; older ones are
+    summed by range, newest range first, each such dataset listing its ``versions``: per X.Y
+    (``3.21.x``) on an X.Y.Z chart, per minor decade (``3.2x``) on an X.Y chart, coarser
+    (``3.2x``, then ``3.x``) for the oldest when there would be more than ``limits.max_series``
+    datasets. Versions not starting with ``X.Y`` beyond the newest are summed as "other".
     """
     days = thin(series, limits.full_days)
     rows = [fold_small(counts, limits.fold_below) for _, counts in days]
-    keep = sorted(series_to_keep(rows, limits.max_series), key=version_order, reverse=True)
-    labels = [day.isoformat() for day, _ in days]
-    return stacked(labels, columns_of(rows, keep))
+    data = stacked([day.isoformat() for day, _ in days], [])
+    for i, (label, column, versions) in enumerate(version_columns(rows, limits)):
+        dataset = {"label": label, "data": column, "fill": "-1" if i else "origin"}
+        data["datasets"].append(dataset | ({"versions": versions} if versions else {}))
+    return data
 
 
 def power_bucket(n: int, zero_alone: bool) -> tuple[int, int]:
@@ -388,40 +494,68 @@ def annotate(kind: str, data: ChartData, annotations: Sequence[Mapping[str, str]
 
 
 @dataclass(frozen=True)
+class WindowMean:
+    """Means per day over the days with a summary from ``first`` to ``last`` (inclusive)."""
+
+    first: date
+    last: date
+    days: int  # days with a summary in the window
+    systems: float
+    persistent_systems: float
+
+
+@dataclass(frozen=True)
 class Headline:
-    """The overview's figures: the newest day, and the day 30 days before it when there is one."""
+    """The overview's figures: means over the newest 7 days, and the 7 days before them."""
 
-    day: date
-    systems: int
-    persistent_systems: int
-    before: date | None = None
-    systems_before: int | None = None
+    day: date  # the newest day with a summary
+    systems: int  # on that day
+    current: WindowMean
+    previous: WindowMean | None = None  # None when no day of that window has a summary
 
-    @property
-    def change(self) -> int | None:
-        return None if self.systems_before is None else self.systems - self.systems_before
+    def change(self, field: str) -> tuple[float, float | None] | None:
+        """(difference, relative difference or None) of a mean against the previous window."""
+        if self.previous is None:
+            return None
+        now, before = getattr(self.current, field), getattr(self.previous, field)
+        return now - before, (now - before) / before if before else None
 
 
-def headline(summaries: Sequence[Summary], days: int = 30) -> Headline | None:
-    """The newest day's figures and the change since the newest day at least ``days`` older."""
+def window_mean(summaries: Sequence[Summary], first: date, last: date) -> WindowMean | None:
+    """The means of the summaries dated ``first`` to ``last``; None when there are none."""
+    days = [s for s in summaries if first <= s.date <= last]
+    if not days:
+        return None
+    return WindowMean(
+        first=first,
+        last=last,
+        days=len(days),
+        systems=sum(s.systems for s in days) / len(days),
+        persistent_systems=sum(s.persistent_systems for s in days) / len(days),
+    )
+
+
+def headline(summaries: Sequence[Summary], days: int = 7) -> Headline | None:
+    """Systems per day over the newest ``days`` days and over the ``days`` before them.
+
+    Windows are calendar days ending on the newest summary; a mean is over the days of its
+    window that have a summary (a missing day is not a day of zero systems).
+    """
     if not summaries:
         return None
-    newest = summaries[-1]
-    limit = newest.date - timedelta(days=days)
-    before = [s for s in summaries if s.date <= limit]
-    base = before[-1] if before else None
-    return Headline(
-        day=newest.date,
-        systems=newest.systems,
-        persistent_systems=newest.persistent_systems,
-        before=base.date if base else None,
-        systems_before=base.systems if base else None,
-    )
+    newest = summaries[-1].date
+    span = timedelta(days=days)
+    first = newest - span + timedelta(days=1)
+    current = window_mean(summaries, first, newest)
+    assert current is not None  # the newest summary is in its own window
+    previous = window_mean(summaries, first - span, first - timedelta(days=1))
+    return Headline(newest, summaries[-1].systems, current, previous)
 
 
 # -- tables and CSV -------------------------------------------------------------------------
 
 Cell = str | int | float | None
+STACKED = ("versions_over_time", "buckets_over_time")
 
 
 @dataclass(frozen=True)
@@ -430,10 +564,15 @@ class Table:
 
     header: list[str]
     rows: list[list[Cell]]
+    footer: list[Cell] | None = None  # a row of totals under the table
+    total_column: bool = False  # the last column is each row's total
 
 
 def table(kind: str, data: ChartData, key_title: str = "value") -> Table:
-    """The rows of a chart: one per day (time series), per age (demography) or per slice."""
+    """The rows of a chart in the data's order: per day (time series), per age or per slice.
+
+    This is what the CSV file holds, the same values as the JSON file.
+    """
     datasets = data.get("datasets", [])
     if kind == "demography":
         if not datasets:
@@ -455,11 +594,37 @@ def table(kind: str, data: ChartData, key_title: str = "value") -> Table:
     )
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+def reading_table(kind: str, data: ChartData, key_title: str = "value") -> Table:
+    """The table people read: newest day (youngest age) first, a total column for stacked
+    charts, and a total row under a pie's slices."""
+    tab = table(kind, data, key_title)
+    if kind == "newest_pie":
+        total = sum(row[1] for row in tab.rows if isinstance(row[1], int))
+        return Table(tab.header, tab.rows, ["total", total] if tab.rows else None)
+    rows = tab.rows[::-1]
+    if kind in STACKED:
+        totals = [[*row, row_total(row[1:])] for row in rows]
+        return Table([*tab.header, "total"], totals, total_column=True)
+    return Table(tab.header, rows)
+
+
+def row_total(cells: Sequence[Cell]) -> int | float:
+    return sum(c for c in cells if isinstance(c, int | float))
+
+
+# A cell starting with one of these runs as a formula in some spreadsheet (the full-width
+# forms in some East Asian locales); control characters split rows (universal newlines) or
+# cells (tab) in some parsers; ',', ';' and '|' are the cell separators of some locales.
+FORMULA_START = "=+-@\uff1d\uff0b\uff0d\uff20"
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+PIECE_START = re.compile(f'(^|[,;|])([\\s"\ufffd]*)(?=[{re.escape(FORMULA_START)}])')
 
 
 def csv_text(tab: Table) -> str:
-    """RFC 4180 CSV; text that a spreadsheet would run as a formula gets a leading quote."""
+    """RFC 4180 CSV in which no cell can start a formula, whatever the reader's locale.
+
+    See :func:`safe_cell`.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([safe_cell(h) for h in tab.header])
@@ -469,6 +634,12 @@ def csv_text(tab: Table) -> str:
 
 
 def safe_cell(cell: Cell) -> Cell:
-    if isinstance(cell, str) and cell.startswith(FORMULA_START):
-        return "'" + cell
-    return cell
+    """Text a spreadsheet cannot run: control characters become U+FFFD, and a ``'`` goes
+    before every formula character that starts the text or follows a separator (``,`` ``;``
+    ``|``) and blanks, quotes or U+FFFD. So ``=1+1`` is written ``'=1+1``, ``1;=1+1`` is written
+    ``1;'=1+1`` (in a ``;`` locale the second cell starts with ``'``), and a bare CR can no
+    longer start a row. Numbers are left alone.
+    """
+    if not isinstance(cell, str):
+        return cell
+    return PIECE_START.sub(r"\1\2'", CONTROL.sub("\ufffd", cell))

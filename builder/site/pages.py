@@ -2,9 +2,10 @@
 
 :func:`plan_site` turns the summaries into pages of figures, each figure one or more chart
 data files (views) computed by ``builder.site.charts``; it follows ``builder.metrics.METRICS``, so a
-new metric with a known chart kind shows up without a change here. :func:`render_page` is the
-HTML the MkDocs plugin (``builder.site.plugin``) puts into a page. :func:`build_site` runs
-MkDocs for one deployment.
+new metric with a known chart kind shows up without a change here. Every view also gets a page
+of its own holding its whole table (``tables/<data path>/``), so that chart pages stay light.
+:func:`render_page` is the HTML the MkDocs plugin (``builder.site.plugin``) puts into a page.
+:func:`build_site` runs MkDocs for one deployment.
 
 Every string that can come from a client (component names, versions) is escaped here, and
 never used in a page title, a file name or a URL: components whose name is not a plain
@@ -47,7 +48,11 @@ OVERVIEW = (
     "postgresql_versions.json",
 )
 RANGES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All"))
+UNITS = (("0", "Count"), ("1", "Percent"))
+MINUS = "\u2212"
 KEY_TITLES = {"postgresql": "PostgreSQL version"}
+# Top-level names a metric page must not take: hand-written pages and generated folders.
+RESERVED = ("index", "about", "components", "data", "assets", "tables", "404", "sitemap", "search")
 SAFE_NAME = re.compile(r"[a-z0-9_]{1,64}")
 DATA_PATH = re.compile(r"[a-z0-9_]+(?:[./-][a-z0-9_]+)*\.json")
 
@@ -65,6 +70,27 @@ class Settings:
     overview: tuple[str, ...] = OVERVIEW  # data files drawn on the overview, in order
     pages: Mapping[str, str] = field(default_factory=dict)  # metric key -> page title
     limits: Limits = field(default_factory=Limits)
+    recent_rows: int = 14  # rows of the short table under a chart; the whole one has a page
+    provenance: Provenance = field(default_factory=lambda: Provenance())
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the published figures come from: linked under every chart and table."""
+
+    summaries_url: str = ""  # the deployment's folder of summary files in the repository
+    schema_url: str = ""  # the JSON Schema of summary files
+
+    @classmethod
+    def of(cls, repository: str, branch: str, deployment: str) -> Provenance:
+        """The links for a GitHub repository URL and the branch that holds the summaries."""
+        if not repository:
+            return cls()
+        base = repository.rstrip("/")
+        return cls(
+            f"{base}/tree/{branch}/summaries/{deployment}",
+            f"{base}/blob/{branch}/proto/summary.schema.json",
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,12 +107,18 @@ class View:
     def csv_path(self) -> str:
         return self.path.removesuffix(".json") + ".csv"
 
+    @property
+    def table_src(self) -> str:
+        """The page of this view's whole table: ``tables/plugin_stats/core/index.md``."""
+        return "tables/" + self.path.removesuffix(".json") + "/index.md"
+
 
 @dataclass(frozen=True, eq=False)
 class Figure:
     title: str  # plain text; escaped when rendered
     description: str
     views: tuple[View, ...]
+    page_title: str = ""  # the title of its table pages: never a client's string; "" = title
 
     @property
     def id(self) -> str:
@@ -104,9 +136,18 @@ class Link:
     note: str = ""
 
 
+@dataclass(frozen=True, eq=False)
+class TableOf:
+    """The whole table of one view, on a page of its own; ``chart`` is the figure's page."""
+
+    figure: Figure
+    view: View
+    chart: str
+
+
 @dataclass(frozen=True)
 class Page:
-    src: str  # path under the docs folder, e.g. components/core.md
+    src: str  # path under the docs folder, e.g. components/core/index.md
     title: str  # nav title: never a client's string
     section: str = ""  # nav section, "" for a top-level page
     intro: str = ""  # plain text above the figures
@@ -114,6 +155,14 @@ class Page:
     headline: charts.Headline | None = None
     links: tuple[Link, ...] = ()
     overview: bool = False
+    table: TableOf | None = None  # a page of one whole table, linked under its chart
+    listed: bool = True  # in the navigation
+
+    @property
+    def url(self) -> str:
+        """Where MkDocs publishes it (directory URLs): ``a.md`` and ``a/index.md`` are ``a/``."""
+        path = self.src.removesuffix(".md").removesuffix("index").rstrip("/")
+        return path + "/" if path else ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +181,8 @@ class Plan:
         nav: list[Any] = []
         sections: dict[str, list[Any]] = {}
         for page in self.pages:
+            if not page.listed:
+                continue
             if not page.section:
                 nav.append({page.title: page.src})
             elif page.section not in sections:
@@ -166,7 +217,33 @@ def plan_site(summaries: Sequence[Summary], settings: Settings = Settings()) -> 
     every = [f for p in (*component_pages, *pages) for f in p.figures]
     overview = overview_page(summaries, every, settings)
     index = components_index(summaries, names)
-    return Plan((overview, *([index, *component_pages] if names else []), *pages))
+    charted = (overview, *([index, *component_pages] if names else []), *pages)
+    return Plan(unique((*charted, *table_pages(charted))))
+
+
+def table_pages(pages: Iterable[Page]) -> list[Page]:
+    """A page per view holding its whole table; it links back to the first page that draws
+    the view, other than the overview."""
+    out: dict[str, Page] = {}
+    for page in sorted(pages, key=lambda p: p.overview):
+        for figure in page.figures:
+            for view in figure.views:
+                if view.table_src not in out:
+                    suffix = f" ({view.label})" if view.label else ""
+                    title = f"{figure.page_title or figure.title}{suffix}: table"
+                    table = TableOf(figure, view, page.src)
+                    out[view.table_src] = Page(view.table_src, title, table=table, listed=False)
+    return list(out.values())
+
+
+def unique(pages: Sequence[Page]) -> tuple[Page, ...]:
+    """``pages``, refusing two that MkDocs would publish at the same URL (one would be lost)."""
+    seen: dict[str, str] = {}
+    for page in pages:
+        if page.url in seen:
+            raise SiteError(f"pages {seen[page.url]} and {page.src} would both be /{page.url}")
+        seen[page.url] = page.src
+    return tuple(pages)
 
 
 def components(summaries: Sequence[Summary], settings: Settings) -> list[str]:
@@ -294,15 +371,22 @@ def component_page(
         )
         first = group[0][1]
         title, description = first.title.replace("{name}", name), first.description
-        figures.append(Figure(title, description.replace("{name}", name), views))
+        page_title = first.title.replace("{name}", slug(name))
+        figures.append(Figure(title, description.replace("{name}", name), views, page_title))
     safe = SAFE_NAME.fullmatch(name) is not None
     intro = "" if safe else f"Reported component name: {name}"
-    return Page(f"components/{slug(name)}.md", slug(name), "Components", intro, tuple(figures))
+    return Page(component_src(name), slug(name), "Components", intro, tuple(figures))
+
+
+def component_src(name: str) -> str:
+    """A component's page: a folder of its own under components/, so that no name (``index``
+    included) can take the place of the components index or of another page."""
+    return f"components/{slug(name)}/index.md"
 
 
 def metric_page(title: str, figures: Sequence[Figure]) -> Page:
     src = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "metric"
-    if src in ("index", "about", "components", "data", "assets"):
+    if src in RESERVED:
         src += "-charts"
     return Page(f"{src}.md", title, figures=tuple(figures))
 
@@ -362,19 +446,21 @@ def components_index(summaries: Sequence[Summary], names: Sequence[str]) -> Page
     for name in names:
         counts = newest.metrics.get(xy, {}).get(name, {}) if newest else {}
         note = f"{sum(counts.values())} systems on {newest.date}" if newest else ""
-        links.append(Link(name, f"components/{slug(name)}.md", note))
+        links.append(Link(name, component_src(name), note))
     intro = "Persistent systems by version of each component, per day."
     return Page("components/index.md", "Components", "Components", intro, links=tuple(links))
 
 
 # -- HTML -----------------------------------------------------------------------------------
 
+Rel = Callable[[str], str]
+
 
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def render_page(page: Page, rel: Callable[[str], str]) -> str:
+def render_page(page: Page, rel: Rel, settings: Settings = Settings()) -> str:
     """The HTML of a page's generated part; ``rel`` turns a site path into a relative URL."""
     parts = []
     if page.intro:
@@ -385,34 +471,66 @@ def render_page(page: Page, rel: Callable[[str], str]) -> str:
         parts.append(links_html(page.links, rel))
     if page.figures:
         parts.append(
-            '<noscript><p class="pa-nojs">The charts need JavaScript; every value is in the '
-            "data table below each chart.</p></noscript>"
+            '<noscript><p class="pa-nojs">The charts need JavaScript; under each chart are its '
+            "newest values and a link to its whole table.</p></noscript>"
         )
-    parts.extend(figure_html(f, rel) for f in page.figures)
+    parts.extend(figure_html(f, rel, settings) for f in page.figures)
+    if page.table is not None:
+        parts.append(table_page_html(page.table, rel, settings))
     return "\n".join(parts)
 
 
 def headline_html(head: charts.Headline | None) -> str:
     if head is None:
         return '<p class="pa-headline pa-empty">No summaries yet.</p>'
+    now = head.current
+    days = "the 7 days" if now.days == 7 else f"the {now.days} days with data in the 7"
+    over = f"mean per day over {days} to {now.last}"
     stats = [
-        (f"{head.systems:,}", f"systems reported on {head.day}"),
-        (f"{head.persistent_systems:,}", "persistent systems among them"),
+        stat_html(mean_text(now.systems), "systems reporting", over, change_text(head, "systems")),
+        stat_html(
+            mean_text(now.persistent_systems),
+            "persistent systems",
+            over,
+            change_text(head, "persistent_systems"),
+        ),
+        stat_html(str(head.day), "newest day", f"{head.systems:,} systems reported", ""),
     ]
-    if head.change is not None and head.systems_before is not None:
-        percent = f" ({head.change / head.systems_before:+.1%})" if head.systems_before else ""
-        stats.append((f"{head.change:+,}{percent}", f"systems since {head.before}"))
-    else:
-        stats.append(("n/a", "change over 30 days: not enough history yet"))
-    items = "".join(
-        f'<div class="pa-stat"><span class="pa-stat__value">{esc(value)}</span>'
-        f'<span class="pa-stat__label">{esc(label)}</span></div>'
-        for value, label in stats
+    return (
+        '<div class="pa-headline" role="group" aria-label="Headline figures">'
+        + "".join(stats)
+        + "</div>"
     )
-    return f'<div class="pa-headline" role="group" aria-label="Headline figures">{items}</div>'
 
 
-def links_html(links: Iterable[Link], rel: Callable[[str], str]) -> str:
+def stat_html(value: str, label: str, detail: str, change: str) -> str:
+    return (
+        f'<div class="pa-stat"><span class="pa-stat__value">{esc(value)}</span>'
+        f'<span class="pa-stat__label">{esc(label)}</span>'
+        f'<span class="pa-stat__detail">{esc(detail)}</span>'
+        + (f'<span class="pa-stat__change">{esc(change)}</span>' if change else "")
+        + "</div>"
+    )
+
+
+def mean_text(value: float) -> str:
+    """A mean of systems for people: whole systems from 100 on, one decimal below."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+def change_text(head: charts.Headline, field: str) -> str:
+    change = head.change(field)
+    if change is None or head.previous is None:
+        return "change: no data in the 7 days before yet"
+    diff, relative = change
+    sign = "+" if diff >= 0 else MINUS
+    percent = (
+        f" ({'+' if relative >= 0 else MINUS}{abs(relative):.1%})" if relative is not None else ""
+    )
+    return f"{sign}{mean_text(abs(diff))}{percent} on the 7 days to {head.previous.last}"
+
+
+def links_html(links: Iterable[Link], rel: Rel) -> str:
     items = "".join(
         f'<li><a href="{esc(rel(link.src))}">{esc(link.text)}</a>'
         + (f' <span class="pa-note">{esc(link.note)}</span>' if link.note else "")
@@ -422,27 +540,28 @@ def links_html(links: Iterable[Link], rel: Callable[[str], str]) -> str:
     return f'<ul class="pa-links-list">{items}</ul>'
 
 
-def figure_html(figure: Figure, rel: Callable[[str], str]) -> str:
+def button_group(
+    css: str, label: str, attr: str, choices: Sequence[tuple[str, str]], default: str
+) -> str:
+    """A group of toggle buttons ``(value, text)``, the ``default`` one pressed."""
+    buttons = "".join(
+        f'<button type="button" data-{attr}="{esc(value)}" '
+        f'aria-pressed="{pressed(value == default)}">{esc(text)}</button>'
+        for value, text in choices
+    )
+    return f'<div class="{css}" role="group" aria-label="{esc(label)}">{buttons}</div>'
+
+
+def figure_html(figure: Figure, rel: Rel, settings: Settings = Settings()) -> str:
     fid = esc(figure.id)
     controls = []
     if figure.kind in charts.TIME_SERIES:
-        buttons = "".join(
-            f'<button type="button" data-range="{days}" aria-pressed="{pressed(days == "all")}">'
-            f"{label}</button>"
-            for days, label in RANGES
-        )
-        controls.append(
-            f'<div class="pa-range" role="group" aria-label="Date range">{buttons}</div>'
-        )
+        controls.append(button_group("pa-range", "Date range", "range", RANGES, "all"))
     if len(figure.views) > 1:
-        buttons = "".join(
-            f'<button type="button" data-view="{i}" aria-pressed="{pressed(i == 0)}">'
-            f"{esc(view.label)}</button>"
-            for i, view in enumerate(figure.views)
-        )
-        controls.append(
-            f'<div class="pa-switch" role="group" aria-label="Versions">{buttons}</div>'
-        )
+        views = [(str(i), view.label) for i, view in enumerate(figure.views)]
+        controls.append(button_group("pa-switch", "Versions", "view", views, "0"))
+    if figure.kind in charts.STACKED:
+        controls.append(button_group("pa-unit", "Values", "pct", UNITS, "0"))
     title = esc(figure.title)
     return (
         f'<section class="pa-chart" id="{fid}" data-kind="{esc(figure.kind)}" '
@@ -451,8 +570,11 @@ def figure_html(figure: Figure, rel: Callable[[str], str]) -> str:
         + (f'<p class="pa-description">{esc(figure.description)}</p>' if figure.description else "")
         + (f'<div class="pa-controls" hidden>{"".join(controls)}</div>' if controls else "")
         + f'<div class="pa-canvas pa-canvas--{esc(figure.kind)}"><canvas role="img" '
-        f'aria-label="{title}: chart; the values are in the data table below"></canvas></div>'
-        + "".join(view_html(figure, i, view, rel) for i, view in enumerate(figure.views))
+        f'aria-label="{title}: chart; the values are in the table below"></canvas></div>'
+        + '<div class="pa-legend" hidden></div>'
+        + f'<p class="pa-readout" id="{fid}-readout" aria-live="polite"></p>'
+        + "".join(view_html(figure, i, view, rel, settings) for i, view in enumerate(figure.views))
+        + source_html(settings.provenance, f"#{figure.id}")
         + "</section>"
     )
 
@@ -461,23 +583,78 @@ def pressed(on: bool) -> str:
     return "true" if on else "false"
 
 
-def view_html(figure: Figure, index: int, view: View, rel: Callable[[str], str]) -> str:
-    suffix = f" ({view.label})" if view.label else ""
+def data_links(view: View, rel: Rel, table: bool = True) -> str:
     json_url, csv_url = esc(rel("data/" + view.path)), esc(rel("data/" + view.csv_path))
-    caption = esc(figure.title + suffix)
-    tab = charts.table(view.kind, view.data, view.key_title)
+    links = [
+        *([f'<a href="{esc(rel(view.table_src))}">Whole table</a>'] if table else []),
+        f'<a href="{json_url}" type="application/json">JSON</a>',
+        f'<a href="{csv_url}" download>CSV</a>',
+    ]
+    return " · ".join(links)
+
+
+def view_html(
+    figure: Figure, index: int, view: View, rel: Rel, settings: Settings = Settings()
+) -> str:
+    suffix = f" ({view.label})" if view.label else ""
+    json_url = esc(rel("data/" + view.path))
+    tab = charts.reading_table(view.kind, view.data, view.key_title)
+    short, what = recent(tab, view.kind, settings.recent_rows)
+    caption = esc(f"{figure.title}{suffix}: {what}")
+    table_id = f"{figure.id}-table-{index}"
     return (
         f'<div class="pa-view" data-view="{index}" data-src="{json_url}">'
-        f'<p class="pa-data">Data{esc(suffix)}: '
-        f'<a href="{json_url}" type="application/json">JSON</a>'
-        f' · <a href="{csv_url}" download>CSV</a></p>'
-        f"<details><summary>Data table{esc(suffix)}</summary>"
-        f'<div class="pa-table">{table_html(tab, caption)}</div></details></div>'
+        f'<p class="pa-data">Data{esc(suffix)}: {data_links(view, rel)}</p>'
+        f"<details><summary>{esc(what[:1].upper() + what[1:])}{esc(suffix)}</summary>"
+        f"{table_html(short, caption, table_id)}</details></div>"
     )
 
 
-def table_html(tab: charts.Table, caption: str) -> str:
-    """An HTML table of a chart's data; ``caption`` is already escaped."""
+def recent(tab: charts.Table, kind: str, rows: int) -> tuple[charts.Table, str]:
+    """The first ``rows`` rows of a reading table, and what they are in words."""
+    if kind == "newest_pie" or len(tab.rows) <= rows:
+        return tab, "table"
+    what = "youngest ages" if kind == "demography" else "newest days"
+    return charts.Table(tab.header, tab.rows[:rows]), f"the {rows} {what}"
+
+
+def table_page_html(of: TableOf, rel: Rel, settings: Settings) -> str:
+    view = of.view
+    suffix = f" ({view.label})" if view.label else ""
+    tab = charts.reading_table(view.kind, view.data, view.key_title)
+    unit = {"demography": "ages", "newest_pie": "values"}.get(view.kind, "days")
+    count = f"{len(tab.rows):,} {unit}"
+    chart = esc(rel(of.chart) + "#" + of.figure.id)
+    return (
+        f'<p class="pa-data"><a href="{chart}">The chart</a> · '
+        f"{data_links(view, rel, table=False)}</p>"
+        + (
+            f'<p class="pa-description">{esc(of.figure.description)}</p>'
+            if of.figure.description
+            else ""
+        )
+        + table_html(tab, esc(f"{of.figure.title}{suffix}: {count}"), "table", full=True)
+        + source_html(settings.provenance)
+    )
+
+
+def source_html(provenance: Provenance, permalink: str = "") -> str:
+    """The links under a chart: its summary files and their schema; and a link to the chart."""
+    links = []
+    if provenance.summaries_url:
+        links.append(f'<a href="{esc(provenance.summaries_url)}">Summary files</a>')
+    if provenance.schema_url:
+        links.append(f'<a href="{esc(provenance.schema_url)}">JSON Schema</a>')
+    if permalink:
+        links.append(f'<a class="pa-permalink" href="{esc(permalink)}">Link to this view</a>')
+    if not links:
+        return ""
+    return f'<p class="pa-source">Source: {" · ".join(links)}</p>'
+
+
+def table_html(tab: charts.Table, caption: str, table_id: str, full: bool = False) -> str:
+    """An HTML table of a chart's data in a scrollable region with a sticky header;
+    ``caption`` is already escaped."""
     head = "".join(f'<th scope="col">{esc(h)}</th>' for h in tab.header)
     body = "".join(
         f'<tr><th scope="row">{esc(row[0])}</th>' + "".join(map(cell_html, row[1:])) + "</tr>"
@@ -485,9 +662,20 @@ def table_html(tab: charts.Table, caption: str) -> str:
     )
     if not tab.rows:
         body = f'<tr><td colspan="{len(tab.header)}">No data yet.</td></tr>'
+    foot = ""
+    if tab.footer:
+        foot = (
+            f'<tfoot><tr><th scope="row">{esc(tab.footer[0])}</th>'
+            + "".join(map(cell_html, tab.footer[1:]))
+            + "</tr></tfoot>"
+        )
+    css = "pa-table pa-table--full" if full else "pa-table"
+    tab_css = "pa-tab pa-tab--totals" if tab.total_column else "pa-tab"
     return (
-        f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{body}</tbody></table>"
+        f'<div class="{css}" role="region" tabindex="0" aria-labelledby="{table_id}">'
+        f'<table class="{tab_css}"><caption id="{table_id}">{caption}</caption>'
+        f"<thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody>{foot}</table></div>"
     )
 
 
