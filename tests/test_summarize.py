@@ -1,8 +1,15 @@
-"""``pulp-analytics summarize``: golden files, every rule of SPEC §4-5, git commits, sources."""
+"""``pulp-analytics summarize``: golden files, every rule of SPEC §4-5, git commits, sources.
+
+Two goldens: tests/golden/counted/ holds each day of the fleet below as counted, and
+tests/golden/summaries/ what a prod run publishes from it (SPEC §8: with two persistent
+systems at most, every cell is below 5 and is published under "(other)").
+``UPDATE_GOLDEN=1 pytest tests/test_summarize.py`` rewrites both (review the diff).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -17,11 +24,13 @@ from flask.testing import FlaskClient
 
 from builder.cli import main
 from builder.summaries.sources import HttpSource, LocalSource, SourceError
-from builder.summaries.summarize import SummarizeError, summarize
+from builder.summaries.summarize import SummarizeError, count_day, summarize
+from builder.summaries.summary import summary_path
 from tests import wire
 from tests.conftest import TOKEN, Clock, serving
 
 GOLDEN = Path(__file__).parent / "golden" / "summaries"
+COUNTED = Path(__file__).parent / "golden" / "counted"
 A, B, C, D, E = (f"{n}" * 32 for n in "abcde")
 
 
@@ -85,10 +94,33 @@ def files(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.json"))}
 
 
+def update_golden(golden: Path, made: Path) -> None:
+    """With UPDATE_GOLDEN set, replace ``golden``'s files by ``made``'s."""
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        shutil.copytree(made, golden)
+
+
+def test_counted_days_are_golden(prod: Flask, db_path: Path, tmp_path: Path) -> None:
+    source = LocalSource(db_path)
+    available = source.availability()
+    for n in (2, 3, 4, 5):
+        day = date(2026, 11, n)
+        with source.day(day) as rows:
+            counted = count_day(rows, day, "prod", 1, available.rejected_on(day)).summary
+        path = summary_path(tmp_path / "counted", "prod", day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(counted.to_json())
+    source.close()
+    update_golden(COUNTED, tmp_path / "counted")
+    assert files(tmp_path / "counted") == files(COUNTED)
+
+
 def test_golden_summaries(prod: Flask, db_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "summaries"
     code, output = summarize_prod(db_path, out, "--today", "2026-11-06")
     assert code == 0, output
+    update_golden(GOLDEN, out)
     assert files(out) == files(GOLDEN)
     assert output.splitlines() == [
         f"wrote {out}/prod/2026/2026-11-02.json: 2 systems, 0 persistent",
