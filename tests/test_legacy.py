@@ -388,7 +388,7 @@ def test_unreviewed_names_in_the_old_tables_are_published_as_other(tmp_path: Pat
     private = {fx.PRIVATE_NAME: {fx.PRIVATE_VERSION: 12}, "cookbook": {"0.1.0": 3}}
     rows.versions("xyzversioncount", A, {"core": {"3.22.1": 30}, **private})
     out = tmp_path / "s"
-    code, stdout, stderr = run_import(fx.write(tmp_path / "f.json", rows.rows), out)
+    code, _, stderr = run_import(fx.write(tmp_path / "f.json", rows.rows), out)
     assert (code, stderr) == (0, "")
     data = json.loads(path_of(out, A).read_text())
     other = {"(other)": {"(other)": 15}}  # the private plugin's 12 and cookbook's 3

@@ -15,6 +15,7 @@ from builder.metrics import METRICS, Chart, CountBy, Metric, metric
 from builder.site import charts
 from builder.site.pages import ROOT, Settings, SiteError, build_site, plan_site
 from builder.site.plugin import VENDOR
+from builder.summaries.publish import DEFAULT_MIN_COUNT, publishable
 from builder.summaries.summary import Summary, SummaryError, load_all, summary_path
 
 NEWEST = date(2026, 11, 27)
@@ -24,22 +25,29 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 
 def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
-    """Day ``n`` of a made-up history: core 3.20 fading as 3.21 comes (day 40), rpm, file,
-    a component whose name is markup, a version that is markup, and one tiny component."""
+    """Day ``n`` of a made-up history as counted: core 3.20 fading as 3.21 comes (day 40), rpm,
+    file, a component whose name is markup and one tiny component (neither reviewed, so both
+    are published under "(other)"), a version that is markup (on odd days)."""
     when = NEWEST - timedelta(days=days - 1 - n)
     new = max(0, n - 40)
     core = {"3.20": 60 - min(new, 50), **({"3.21": new} if new else {})}
     core_z = {f"{v}.0": c for v, c in core.items()}
     if n % 2:
-        core_z = {**core_z, XSS_VERSION: 1}
+        core_z = {**core_z, XSS_VERSION: 5}
     rpm = {"3.19": 20 + n % 5}
-    xy = {"core": core, "rpm": rpm, "file": {"1.1": 15}, XSS_NAME: {"9.9": 12}, "tiny": {"0.1": 3}}
+    xy = {
+        "core": core,
+        "rpm": rpm,
+        "file": {"1.1": 15},
+        XSS_NAME: {"9.9": 12},
+        "tiny_private": {"0.1": 3},
+    }
     xyz = {
         "core": core_z,
         "rpm": {"3.19.4": rpm["3.19"]},
         "file": {"1.1.0": 15},
         XSS_NAME: {XSS_VERSION: 12},
-        "tiny": {"0.1.0": 3},
+        "tiny_private": {"0.1.0": 3},
     }
     persistent = sum(core.values())
     return Summary(
@@ -65,10 +73,15 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
     )
 
 
+def published(summary: Summary) -> Summary:
+    """``summary`` as ``summarize`` would write it (SPEC §8)."""
+    return publishable(summary, DEFAULT_MIN_COUNT[summary.deployment])
+
+
 def write_sample(root: Path, days: int = 120, deployment: str = "prod") -> Path:
-    """``days`` summary files ending on NEWEST, written the canonical way; returns ``root``."""
+    """``days`` summary files ending on NEWEST, as published; returns ``root``."""
     for n in range(days):
-        summary = sample_day(n, days, deployment)
+        summary = published(sample_day(n, days, deployment))
         path = summary_path(root, deployment, summary.date)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(summary.to_json(), encoding="utf-8")
@@ -101,8 +114,8 @@ def test_data_files_hold_the_transforms_output(built: tuple[Path, Path]) -> None
     assert (
         read_json(site / "data/postgresql_versions.json")
         == {
-            "labels": ["Unknown", "13.4"],
-            "datasets": [{"data": [2, 87]}],
+            "labels": ["13.4", "(other)"],  # "Unknown" on 2 systems is below prod's 5
+            "datasets": [{"data": [87, 2]}],
         }
         == charts.newest_pie(pg, labels="postgresql")
     )
@@ -136,12 +149,13 @@ def test_every_chart_file_listed_in_spec_exists_with_its_csv(built: tuple[Path, 
         str(p.relative_to(site / "data").with_suffix("")) for p in (site / "data").rglob("*.json")
     }
     assert expected <= found
-    assert not any("tiny" in name for name in found)  # below the minimum count
+    assert not any("tiny" in name or "other" in name for name in found)  # never a component
     for name in found:
         assert (site / "data" / f"{name}.csv").is_file()
     csv = (site / "data/plugin_stats/core.csv").read_text(encoding="utf-8").splitlines()
-    assert csv[0] == "date,3.21,3.20"
-    assert csv[1] == f"{NEWEST - timedelta(days=119)},0,60"
+    assert csv[0] == "date,(other),3.21,3.20"  # 3.21 on its first days: 1 to 4 systems
+    assert csv[1] == f"{NEWEST - timedelta(days=119)},0,0,60"
+    assert csv[42] == f"{NEWEST - timedelta(days=78)},1,0,59"
     assert len(csv) == 121
 
 
@@ -154,7 +168,7 @@ def test_every_chart_has_a_table_and_links(built: tuple[Path, Path]) -> None:
     assert section.count("<details>") == 2 and section.count("<table>") == 2
     assert 'href="../../data/plugin_stats/core.json"' in section
     assert 'href="../../data/plugin_stats/core.z_stream.csv" download' in section
-    assert '<th scope="row">2026-11-27</th><td>79</td><td>10</td>' in section
+    assert '<th scope="row">2026-11-27</th><td>0</td><td>79</td><td>10</td>' in section
     for path in html_files(site):
         text = path.read_text(encoding="utf-8")
         figures = text.count('<section class="pa-chart"')
@@ -184,15 +198,23 @@ def test_strings_from_summaries_are_escaped(built: tuple[Path, Path]) -> None:
         text = path.read_text(encoding="utf-8")
         assert "<img src=x" not in text, path
         assert "</script><img" not in text, path
-    hostile = [
-        p for p in html_files(site) if "&lt;img src=x onerror=window.__xss=1&gt;" in p.read_text()
-    ]
-    assert {p.parent.name for p in hostile} >= {"components"}
-    slugged = list((site / "data/plugin_stats").glob("x-*.json"))
-    assert len(slugged) == 2  # the X.Y and X.Y.Z files of the component named with markup
-    assert XSS_VERSION in json.dumps(read_json(slugged[0]) | read_json(slugged[1]))
+    hostile = [p for p in html_files(site) if "&lt;/script&gt;&lt;img src=x" in p.read_text()]
+    where = {str(p.relative_to(site)) for p in hostile}
+    assert where == {"index.html", "components/core/index.html"}  # core's X.Y.Z table
+    assert XSS_VERSION in json.dumps(read_json(site / "data/plugin_stats/core.z_stream.json"))
     titles = re.findall(r"<title>(.*?)</title>", "".join(p.read_text() for p in html_files(site)))
     assert not any("<" in t for t in titles)
+
+
+def test_unreviewed_component_names_reach_no_file_of_the_site(built: tuple[Path, Path]) -> None:
+    _, site = built
+    escaped = XSS_NAME.replace("<", "&lt;").replace(">", "&gt;")
+    for path in site.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for name in (XSS_NAME, escaped, "tiny_private"):
+                assert name.encode() not in data, (path, name)
+    assert not list((site / "data/plugin_stats").glob("x-*"))
 
 
 def test_revision_and_prod_links(built: tuple[Path, Path]) -> None:
@@ -268,7 +290,7 @@ def test_a_broken_summary_stops_the_build_naming_the_file(tmp_path: Path) -> Non
         build_site(summaries, "prod", tmp_path / "site")
     data = json.loads(summary_path(summaries, "prod", NEWEST).read_text())
     data["systems"] = -1
-    bad.write_text(sample_day(1, 3).to_json(), encoding="utf-8")
+    bad.write_text(published(sample_day(1, 3)).to_json(), encoding="utf-8")
     invalid = summary_path(summaries, "prod", NEWEST)
     invalid.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(SummaryError, match=re.escape(str(invalid)) + ".*systems"):

@@ -149,7 +149,7 @@ def test_persistent_threshold_zero_counts_every_system(
     summarize_prod(db_path, out, "--today", "2026-11-03", "--persistent-min-age-days", "0")
     day = json.loads((out / "prod/2026/2026-11-02.json").read_text())
     assert (day["systems"], day["persistent_systems"]) == (2, 2)
-    assert day["xyz_component"]["core"] == {"3.21.0": 1, "3.21.1": 1}
+    assert day["xyz_component"] == {"(other)": {"(other)": 4}}  # core, rpm, core, file
 
 
 def test_dev_deployment_defaults_to_threshold_zero(

@@ -219,7 +219,7 @@ def _small_cell(where: str, counts: Mapping[str, int], min_count: int, below: st
     for key, n in counts.items():
         if key != OTHER and n < min_count:
             return (
-                f"at {where}/{_quote(key)}: {n} systems, {below}; a published summary counts"
+                f"at {where}/{_quote(key)}: {_systems(n)}, {below}; a published summary counts"
                 f' it under "{OTHER}" (SPEC §8)'
             )
     return None
@@ -246,7 +246,7 @@ def _component_error(
         total = sum(versions.values())
         if total < min_count:
             return (
-                f"at {where}: {total} systems in all, {below}; a published summary counts the"
+                f"at {where}: {_systems(total)} in all, {below}; a published summary counts the"
                 f' component under "{OTHER}" (SPEC §8)'
             )
         problem = _small_cell(where, versions, min_count, below)
@@ -267,6 +267,10 @@ def _mean_error(
                 " a published summary has null there (SPEC §8)"
             )
     return None
+
+
+def _systems(n: int) -> str:
+    return "1 system" if n == 1 else f"{n} systems"
 
 
 def _quote(key: str) -> str:
