@@ -173,6 +173,35 @@ def test_dev_deployment_defaults_to_threshold_zero(
     assert day["xy_component"]["core"] == {"3.21": 2, "3.22": 1}
 
 
+def test_a_min_count_below_the_deployments_is_refused(
+    prod: Flask, db_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "s"
+    code, output = summarize_prod(db_path, out, "--today", "2026-11-06", "--min-count", "4")
+    assert (code, output) == (
+        1,
+        "Error: --min-count 4 is below the prod minimum of 5: check-summaries and build refuse"
+        " a published count below it (SPEC §8); nothing was written\n",
+    )
+    assert files(out) == {}
+
+
+def test_a_higher_min_count_folds_more(
+    make_app: Callable[..., Flask], clock: Clock, db_path: Path, tmp_path: Path
+) -> None:
+    fleet_history(make_app(DEPLOYMENT="dev").test_client(), clock)
+    out = tmp_path / "s"
+    args = ("--db", str(db_path), "--summaries", str(out), "--deployment", "dev")
+    code, output = cli("summarize", *args, "--today", "2026-11-03", "--min-count", "2")
+    assert code == 0, output
+    day = json.loads((out / "dev/2026/2026-11-02.json").read_text())
+    assert day["systems"] == day["persistent_systems"] == 3  # totals stay exact
+    assert day["xy_component"] == {
+        "core": {"3.21": 2, "(other)": 1},  # 3.22: one system (a dev build)
+        "(other)": {"(other)": 2},  # rpm and file: one system each
+    }
+
+
 def test_an_existing_summary_is_never_touched(prod: Flask, db_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "s"
     existing = out / "prod/2026/2026-11-03.json"
