@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -367,3 +368,9 @@ def test_the_reviewed_list_is_well_formed_and_keeps_the_old_sites_plugins() -> N
     assert components.OTHER not in names and not components.is_reviewed(components.OTHER)
     assert components.component("core").title == "Pulpcore"
     assert names == KNOWN_COMPONENTS  # the site draws the same list
+
+
+def test_the_docs_list_the_same_components() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
+    rows = re.findall(r"^\| ([^|]+) \| `([a-z0-9_]+)` \| (https://\S+) \|$", text, re.M)
+    assert sorted(rows) == sorted((c.title, c.name, c.url) for c in components.COMPONENTS)
