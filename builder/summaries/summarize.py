@@ -2,7 +2,9 @@
 
 The counting happens in SQL. For each day the scalar fields every metric reads are pulled out
 of the JSON once into a temporary table, then each metric is one ``GROUP BY`` (or ``avg``) over
-it; repeated fields such as ``components`` are grouped straight from ``json_each``.
+it; repeated fields such as ``components`` are grouped straight from ``json_each``
+(:func:`count_day`). Before a day is written, each metric's publishing rule folds what may not
+be published (SPEC §8, ``builder.summaries.publish``; :func:`summarize_day`).
 """
 
 from __future__ import annotations
