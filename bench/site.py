@@ -34,6 +34,7 @@ from bench.machine import machine
 from builder.metrics import RBAC_MEASURES
 from builder.site.api import api_files
 from builder.site.pages import Settings, build_site
+from builder.summaries.publish import DEFAULT_MIN_COUNT, publishable
 from builder.summaries.summary import Summary, load_all, summary_path
 
 END = date(2026, 11, 27)
@@ -193,10 +194,11 @@ def day_summary(index: int, days: int, systems_end: int, rng: random.Random) -> 
 
 
 def write_history(root: Path, days: int, systems: int, seed: int) -> int:
-    """Write ``days`` daily summaries ending on END; returns how many files were written."""
+    """Write ``days`` daily summaries ending on END, as prod publishes them (SPEC §8); returns
+    how many files were written."""
     rng = random.Random(seed)
     for index in range(days):
-        summary = day_summary(index, days, systems, rng)
+        summary = publishable(day_summary(index, days, systems, rng), DEFAULT_MIN_COUNT["prod"])
         path = summary_path(root, "prod", summary.date)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(summary.to_json(), encoding="utf-8")

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 
 DB_HELP = "SQLite file (default: ANALYTICS_DATABASE or the receiver's instance folder)."
 db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
+min_count_option = click.option(
+    "--min-count",
+    type=click.IntRange(min=1),
+    help="Publish no count below this: smaller versions, PostgreSQL versions, components and"
+    ' other counts are summed under "(other)" (default: 5 prod, 1 dev; never lower, as'
+    " check-summaries refuses it).",
+)
 summaries_option = click.option(
     "--summaries",
     type=click.Path(file_okay=False, path_type=Path),
@@ -178,6 +185,7 @@ def prune(db: Path | None, keep_days: int | None, today: date | None) -> None:
     type=click.IntRange(min=0),
     help="Age from which a system counts as persistent (default: 1 prod, 0 dev).",
 )
+@min_count_option
 @click.option("--commit", is_flag=True, help="Commit the new files to git in one commit.")
 def summarize(
     db: Path | None,
@@ -187,6 +195,7 @@ def summarize(
     today: date | None,
     since: date | None,
     min_age: int | None,
+    min_count: int | None,
     commit: bool,
 ) -> None:
     """Write one summary file per complete UTC day that has none yet.
@@ -197,6 +206,9 @@ def summarize(
     no longer kept is an error, never a summary of zero systems. One run at a time per checkout;
     with --commit, valid summary files an earlier run wrote but did not commit are committed
     too. The last line names the days fetched from the source.
+
+    Only reviewed component names (builder/components.py) and no count below --min-count are
+    written: the rest is summed under "(other)"; systems and persistent_systems stay exact.
     """
     from builder.summaries import gitcommit
     from builder.summaries import summarize as engine
@@ -230,6 +242,7 @@ def summarize(
                     f"wrote {summary_path(summaries, deployment, s.date)}: {s.systems} systems,"
                     f" {s.persistent_systems} persistent"
                 ),
+                min_count=min_count,
             )
             if result.skipped:
                 click.echo(f"left {len(result.skipped)} existing summaries untouched")
@@ -336,27 +349,37 @@ def resolve_deployment(given: str | None, reported: str | None) -> str:
     help="The deployment the fixture comes from (dev: dev.analytics.pulpproject.org).",
 )
 @summaries_option
+@min_count_option
 @click.option("--commit", is_flag=True, help="Commit the new files to git in one commit.")
-def import_legacy(fixture: Path, deployment: str, summaries: Path, commit: bool) -> None:
+def import_legacy(
+    fixture: Path, deployment: str, summaries: Path, min_count: int | None, commit: bool
+) -> None:
     """Import analytics.pulpproject.org's daily summaries from a dumpdata fixture.
 
     FIXTURE is what `./manage.py dumpdata pulpanalytics` wrote on the old site. Writes one
     summary file (marked "source": "legacy") per day that has none yet; existing files are
     never overwritten. Per-system rows (system, component) are never imported. A day with a
-    malformed row is reported and not written; the exit status is then 1. See docs/legacy.md.
+    malformed row is reported and not written; the exit status is then 1. Each day is written
+    as summarize writes one: unreviewed component names and counts below --min-count are
+    summed under "(other)". See docs/legacy.md.
     """
     from builder.summaries import gitcommit, legacy
     from builder.summaries.fixture import FixtureError
     from builder.summaries.lock import LockError, checkout_lock
+    from builder.summaries.publish import MinCountError, min_count_for
     from builder.summaries.summarize import SummarizeError
     from builder.summaries.summary import summary_path
 
+    try:
+        min_count = min_count_for(deployment, min_count)
+    except MinCountError as exc:
+        raise click.ClickException(str(exc)) from None
     report = legacy.ImportReport()
     try:
         # Read the whole fixture first, then write while holding the checkout's lock, so that
         # no summarize run writes or commits in the same checkout meanwhile.
         with legacy.spooled(fixture, report) as spool, checkout_lock(summaries):
-            legacy.write_days(spool, summaries, deployment, report)
+            legacy.write_days(spool, summaries, deployment, report, min_count)
             for line in legacy_report_lines(report, summaries / deployment):
                 click.echo(line)
             for day, why in report.malformed:
@@ -469,7 +492,10 @@ def check_summaries(root: Path) -> None:
     """Validate every summary file under ROOT: schema, canonical form and the rules build applies.
 
     build refuses the same files: numbers that are not JSON (NaN, Infinity), duplicate keys,
-    integers written as floats, impossible ages or dates, files in the wrong year folder.
+    integers written as floats, impossible ages or dates, files in the wrong year folder, and
+    anything SPEC §8 forbids publishing: a component name that is not reviewed
+    (builder/components.py), a count other than "(other)" below the deployment's minimum
+    (5 prod, 1 dev).
     """
     from builder.summaries.summary import DEPLOYMENTS as KNOWN
     from builder.summaries.summary import SummaryError, check_file

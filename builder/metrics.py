@@ -9,6 +9,12 @@ the whole change (see docs/metrics.md for a worked example).
 
 Paths are dotted names into the decoded submission, as the export shows it:
 ``online_workers.processes`` is ``{"online_workers": {"processes": 4}}``.
+
+Each metric also says how its small cells are published (SPEC §8: no count below the
+deployment's minimum, no unreviewed component name): ``small_cells`` is one of the rules
+below, or None for the default of its aggregate (:func:`default_small_cells`).
+``builder.summaries.publish`` applies the rule when a summary is written and checks it when a
+summary file is read.
 """
 
 from __future__ import annotations
@@ -66,6 +72,62 @@ Aggregate = CountBy | CountEach | MeanOf | Versions
 
 
 @dataclass(frozen=True)
+class FoldSmall:
+    """Counts below the minimum are summed into the key ``"(other)"`` of their map.
+
+    For a :class:`CountBy` that map is the value; for a :class:`CountEach`, each field's map.
+    ``{"0": 2, "130004": 97}`` with a minimum of 5 is published as
+    ``{"130004": 97, "(other)": 2}``.
+    """
+
+
+@dataclass(frozen=True)
+class FoldComponents:
+    """For :class:`Versions`: only reviewed component names (``builder/components.py``), and no
+    component or version counted below the minimum.
+
+    A component that is not reviewed, or whose versions add up to fewer systems than the
+    minimum, is counted whole under the component ``"(other)"``, which has the single version
+    ``"(other)"`` (its versions would mix different plugins'). Within a component that is kept,
+    versions below the minimum are summed into its version ``"(other)"``. Metrics with the same
+    ``group`` fold the same components: a component folded in one (X.Y.Z, say) is folded in all
+    of them (X.Y), so that one map cannot be subtracted from the other.
+    """
+
+    group: str = "components"
+
+
+@dataclass(frozen=True)
+class NullMean:
+    """A mean over fewer systems than the minimum is published as null, like a mean of nobody.
+
+    Where the number of systems behind a mean is not known (imported history), the persistent
+    systems of the day bound it: every mean is null on a day with fewer than the minimum.
+    """
+
+
+@dataclass(frozen=True)
+class Exact:
+    """Published as counted, small cells included. ``reason`` says why that is safe; it is
+    reviewed with the metric."""
+
+    reason: str
+
+
+SmallCells = FoldSmall | FoldComponents | NullMean | Exact
+
+
+def default_small_cells(aggregate: Aggregate) -> SmallCells:
+    """The rule of a metric that states none: counts fold into "(other)", versions fold by
+    component, means of too few systems are null."""
+    if isinstance(aggregate, Versions):
+        return FoldComponents()
+    if isinstance(aggregate, MeanOf):
+        return NullMean()
+    return FoldSmall()
+
+
+@dataclass(frozen=True)
 class Chart:
     """One chart on the site: a transform of ``builder.site.charts`` and where its data goes.
 
@@ -90,6 +152,14 @@ class Metric:
     persistent_only: bool = True  # count only systems older than the persistence threshold
     required: bool = False  # every summary file has it (True only for the original metrics)
     description: str = field(default="", compare=False)
+    small_cells: SmallCells | None = None  # how small cells are published; None: the default
+
+    @property
+    def small_cell_rule(self) -> SmallCells:
+        """The rule that applies: ``small_cells``, or the default of the aggregate."""
+        if self.small_cells is not None:
+            return self.small_cells
+        return default_small_cells(self.aggregate)
 
 
 def _means_chart(name: str, title: str) -> Chart:
@@ -114,6 +184,7 @@ METRICS: tuple[Metric, ...] = (
                 description="Persistent systems running each X.Y version of {name}.",
             ),
         ),
+        small_cells=FoldComponents(),
         required=True,
     ),
     Metric(
@@ -128,6 +199,7 @@ METRICS: tuple[Metric, ...] = (
                 description="Persistent systems running each X.Y.Z version of {name}.",
             ),
         ),
+        small_cells=FoldComponents(),
         required=True,
     ),
     Metric(
@@ -143,6 +215,7 @@ METRICS: tuple[Metric, ...] = (
                 options=(("labels", "postgresql"),),
             ),
         ),
+        small_cells=FoldSmall(),
         required=True,
     ),
     Metric(
@@ -150,6 +223,7 @@ METRICS: tuple[Metric, ...] = (
         title="Online workers",
         aggregate=MeanOf("online_workers", ("processes", "hosts")),
         charts=(_means_chart("worker", "Online workers"),),
+        small_cells=NullMean(),
         required=True,
     ),
     Metric(
@@ -157,6 +231,7 @@ METRICS: tuple[Metric, ...] = (
         title="Online content apps",
         aggregate=MeanOf("online_content_apps", ("processes", "hosts")),
         charts=(_means_chart("content_app", "Online content apps"),),
+        small_cells=NullMean(),
         required=True,
     ),
     Metric(
@@ -171,6 +246,7 @@ METRICS: tuple[Metric, ...] = (
                 description="Persistent systems by how many {name} they have, in buckets.",
             ),
         ),
+        small_cells=FoldSmall(),
         required=True,
     ),
 )

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from builder.site.api import SCHEMAS, schema_path
+from builder.site.api import SCHEMAS, api_files, schema_path
 from builder.site.decisions import people
-from builder.site.pages import ROOT, build_site
+from builder.site.pages import ROOT, Settings, build_site
 from builder.summaries.summary import summary_path
-from tests.test_site import NEWEST, XSS_NAME, sample_day
+from tests.test_site import NEWEST, XSS_NAME, published, sample_day
 
 DAYS = 120
 MISSING = (110, 115, 116)  # days without a summary: two inside the 7-day window
@@ -26,16 +26,17 @@ API = Path("api/v1")
 
 
 def write_history(root: Path) -> Path:
-    """The site tests' sample history with a few days missing, and on the newest day versions
-    folded into (other) as the summaries fold versions too rare to publish."""
+    """The site tests' sample history as prod publishes it, with a few days missing, and on the
+    newest day rpm versions folded into (other) as the summaries fold versions too rare to
+    publish (PostgreSQL's 2 unknown systems are folded there already)."""
     for n in range(DAYS):
         if n in MISSING:
             continue
-        summary = sample_day(n, DAYS)
+        summary = published(sample_day(n, DAYS))
         if n == DAYS - 1:
             summary.metrics["xy_component"]["rpm"]["(other)"] = 2
             summary.metrics["xyz_component"]["rpm"]["(other)"] = 2
-            summary.metrics["postgresql_version"]["(other)"] = 3
+            summary.metrics["postgresql_version"]["(other)"] += 3
         path = summary_path(root, "prod", summary.date)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(summary.to_json(), encoding="utf-8")
@@ -123,7 +124,7 @@ def test_the_files_are_those_the_index_lists(built: tuple[list[dict[str, Any]], 
         for p in (site / API / folder).glob("*.json")
     }
     assert listed == found
-    assert {c["name"] for c in index["components"]} == {"core", "rpm", "file", XSS_NAME}
+    assert {c["name"] for c in index["components"]} == {"core", "rpm", "file"}
 
 
 # -- the numbers are the summaries' -----------------------------------------------------------
@@ -251,7 +252,8 @@ def test_postgresql_numbers(built: tuple[list[dict[str, Any]], Path]) -> None:
     newest = days[-1]
     pg = read_json(site / API / "postgresql.json")
     counts = newest["postgresql_version"]
-    assert (pg["unknown_systems"], pg["other_systems"]) == (counts["0"], counts["(other)"])
+    assert "0" not in counts  # 2 unknown systems: below prod's minimum, folded
+    assert (pg["unknown_systems"], pg["other_systems"]) == (0, counts["(other)"]) == (0, 5)
     assert pg["known_systems"] == counts["130004"] == newest["persistent_systems"] - 2
     assert pg["versions"] == [
         {
@@ -270,19 +272,27 @@ def test_postgresql_numbers(built: tuple[list[dict[str, Any]], Path]) -> None:
 # -- names ----------------------------------------------------------------------------------
 
 
-def test_a_component_name_that_is_not_plain_never_becomes_a_file_name(
-    built: tuple[list[dict[str, Any]], Path],
-) -> None:
-    _, site = built
-    index = read_json(site / API / "index.json")
+def test_a_component_name_that_is_not_plain_never_becomes_a_file_name() -> None:
+    """Summaries on disk hold only reviewed names (SPEC §8); the API still never trusts a name
+    for a path. Its files computed from summaries as counted, before publishing, show it."""
+    counted = [sample_day(n, DAYS) for n in range(DAYS)]
+    files = api_files(counted, Settings(), "prod")
+    index = json.loads(files["api/v1/index.json"])
     entry = next(c for c in index["components"] if c["name"] == XSS_NAME)
     assert re.fullmatch(r"components/x-[0-9a-f]{12}\.json", entry["file"])
     assert re.fullmatch(r"badges/x-[0-9a-f]{12}\.json", entry["badge"])
-    for path in (site / "api").rglob("*"):
-        assert re.fullmatch(r"[a-z0-9_.-]+", path.name), path
-    doc = read_json(site / API / entry["file"])
+    for path in files:
+        assert re.fullmatch(r"[a-z0-9_./-]+", path), path
+    doc = json.loads(files[f"api/v1/{entry['file']}"])
     assert doc["name"] == XSS_NAME  # the name is data inside the file, never its path
-    assert read_json(site / API / entry["badge"])["label"] == "systems"
+    assert json.loads(files[f"api/v1/{entry['badge']}"])["label"] == "systems"
+
+
+def test_an_unreviewed_name_reaches_no_api_file(built: tuple[list[dict[str, Any]], Path]) -> None:
+    _, site = built
+    for path in (site / "api").rglob("*.json"):
+        text = path.read_text(encoding="utf-8")
+        assert json.dumps(XSS_NAME)[1:-1] not in text and "tiny_private" not in text, path
 
 
 # -- the empty history -----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Every expected summary below is worked out by hand from tests/legacy_fixture.py: ``systems``
 is the sum of the day's age counts, ``persistent_systems`` the sum over ages >= 1 on prod
-(>= 0 on dev), means rounded to 4 decimals, null where the old site stored none.
+(>= 0 on dev), means rounded to 4 decimals, null where the old site stored none. On prod, a
+count below 5 is then published under "(other)" (SPEC §8; ``FOLDED_ON_PROD``).
 """
 
 from __future__ import annotations
@@ -93,7 +94,49 @@ def expected(day: str, deployment: str = "prod") -> dict[str, Any]:
         },
     }
     head = {"schema_version": 1, "date": day, "deployment": deployment, "source": "legacy"}
-    return {**head, **files[day]}
+    return {**head, **files[day], **(FOLDED_ON_PROD[day] if deployment == "prod" else {})}
+
+
+# What prod publishes differently: every count below 5 summed under "(other)"; a component
+# counting fewer than 5 systems (rpm on D) is summed whole under the component "(other)", in
+# X.Y and X.Y.Z alike. Ages, totals and means (over 16 to 19 persistent systems) stay as they are.
+FOLDED_ON_PROD: dict[str, dict[str, Any]] = {
+    A: {
+        "xyz_component": {
+            "core": {"3.21.1": 6, "3.22.0": 6, "(other)": 4},  # 3.21.0: 4
+            "rpm": {"3.19.4": 7},
+        },
+        "postgresql_version": {"90624": 5, "130004": 10, "(other)": 1},  # unknown: 1
+    },
+    B: {
+        "xy_component": {
+            "core": {"3.22": 15, "(other)": 4},  # 3.21: 4
+            "rpm": {"3.19": 5, "(other)": 2},  # 3.20: 2
+        },
+        "xyz_component": {
+            "core": {"3.22.0": 9, "3.22.1": 6, "(other)": 4},  # 3.21.1: 4
+            "rpm": {"3.19.4": 5, "(other)": 2},  # 3.20.0: 2
+        },
+        "rbac_stats": {
+            **NO_RBAC,
+            "users": {"1": 10, "(other)": 9},  # 0: 3, 2: 4, 4: 2
+            "groups": {"0": 19},
+        },
+    },
+    C: {
+        "postgresql_version": {"140005": 16, "(other)": 2},  # unknown: 2
+        "rbac_stats": {
+            **NO_RBAC,
+            "users": {"1": 8, "3": 5, "(other)": 5},  # 0: 2, 7: 3
+            "groups": {"0": 18},
+        },
+    },
+    D: {
+        "xy_component": {"core": {"3.22": 10, "3.23": 6}, "(other)": {"(other)": 4}},  # rpm: 4
+        "xyz_component": {"core": {"3.22.1": 10, "3.23.0": 6}, "(other)": {"(other)": 4}},
+        "postgresql_version": {"140005": 12, "(other)": 4},  # unknown: 1, 12.15: 3
+    },
+}
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -323,17 +366,72 @@ def test_per_system_rows_reach_no_file_and_no_output(fixture: Path, tmp_path: Pa
 def test_every_day_passes_through_publishable(
     fixture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[date] = []
+    seen: list[tuple[date, int]] = []
 
-    def folding(summary: Summary) -> Summary:
-        seen.append(summary.date)
+    def folding(summary: Summary, min_count: int) -> Summary:
+        seen.append((summary.date, min_count))
         return replace(summary, metrics={**summary.metrics, "xy_component": {}})
 
     monkeypatch.setattr(legacy, "publishable", folding)
     out = tmp_path / "s"
-    assert run_import(fixture, out)[0] == 0
-    assert seen == [date.fromisoformat(day) for day in (A, B, C, D)]
+    assert run_import(fixture, out, "--min-count", "7")[0] == 0
+    assert seen == [(date.fromisoformat(day), 7) for day in (A, B, C, D)]
     assert all(json.loads(text)["xy_component"] == {} for text in files(out).values())
+
+
+def test_unreviewed_names_in_the_old_tables_are_published_as_other(tmp_path: Path) -> None:
+    rows = fx.Rows()
+    rows.day(A)
+    rows.ages(A, {3: 30})
+    private = {fx.PRIVATE_NAME: {"7.7": 12}, "cookbook": {"0.1": 3}}
+    rows.versions("xyversioncount", A, {"core": {"3.22": 30}, **private})
+    private = {fx.PRIVATE_NAME: {fx.PRIVATE_VERSION: 12}, "cookbook": {"0.1.0": 3}}
+    rows.versions("xyzversioncount", A, {"core": {"3.22.1": 30}, **private})
+    out = tmp_path / "s"
+    code, _, stderr = run_import(fx.write(tmp_path / "f.json", rows.rows), out)
+    assert (code, stderr) == (0, "")
+    data = json.loads(path_of(out, A).read_text())
+    other = {"(other)": {"(other)": 15}}  # the private plugin's 12 and cookbook's 3
+    assert data["xy_component"] == {"core": {"3.22": 30}, **other}
+    assert data["xyz_component"] == {"core": {"3.22.1": 30}, **other}
+    text = path_of(out, A).read_text()
+    assert fx.PRIVATE_NAME not in text and fx.PRIVATE_VERSION not in text
+
+
+@pytest.mark.parametrize(
+    ("deployment", "min_count", "users"),
+    [
+        ("prod", "10", {"1": 10, "(other)": 9}),
+        ("prod", "11", {"(other)": 19}),
+        ("dev", "4", {"1": 10, "2": 4, "(other)": 5}),
+    ],
+)
+def test_min_count_folds_more_than_the_default(
+    fixture: Path, tmp_path: Path, deployment: str, min_count: str, users: dict[str, int]
+) -> None:
+    out = tmp_path / "s"
+    args = ("--deployment", deployment, "--min-count", min_count)
+    assert run_import(fixture, out, *args)[0] == 0
+    data = json.loads(path_of(out, B, deployment).read_text())
+    assert data["rbac_stats"]["users"] == users
+    assert data["persistent_systems"] == expected(B, deployment)["persistent_systems"]
+    check_file(path_of(out, B, deployment), deployment)
+
+
+def test_a_min_count_below_the_deployments_is_refused_before_anything_is_read(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "s"
+    missing = tmp_path / "missing.json"
+    code, stdout, stderr = run_import(missing, out, "--min-count", "4")
+    assert (code, stdout) == (1, "")
+    assert stderr == (
+        "Error: --min-count 4 is below the prod minimum of 5: check-summaries and build refuse"
+        " a published count below it (SPEC §8); nothing was written\n"
+    )
+    assert not out.exists()
+    code, _, stderr = run_import(missing, out, "--min-count", "0", "--deployment", "dev")
+    assert code == 2 and "0 is not in the range x>=1" in stderr
 
 
 def test_a_deploymentstats_row_of_nulls_gives_null_means_like_no_row(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from builder import metrics
 from builder.metrics import Chart, CountBy, Metric
 from builder.site import pages
 from builder.site.pages import build_site
-from builder.summaries import summarize, summary
+from builder.summaries import publish, summarize, summary
 from builder.summaries.sources import LocalSource
 from tests import wire
 from tests.conftest import Clock
@@ -34,7 +34,7 @@ NEW = Metric(
 @pytest.fixture
 def with_new_metric(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     extended = (*metrics.METRICS, NEW)
-    for module in (metrics, pages, summarize, summary):
+    for module in (metrics, pages, publish, summarize, summary):
         monkeypatch.setattr(module, "METRICS", extended)
     monkeypatch.setattr(summary, "committed_schema", summary.schema)  # as after `make schema`
     summary._compiled.cache_clear()
@@ -65,7 +65,10 @@ def test_one_definition_reaches_summary_schema_and_site(
         "ignored_submissions",
     ]
     assert written["custom_roles_count"] == {"0": 1, "2": 2}
-    assert summary.schema()["properties"]["custom_roles_count"]["description"] == "Custom roles"
+    assert summary.schema()["properties"]["custom_roles_count"]["description"] == (
+        "Custom roles. A count below the deployment's minimum count (5 on prod, 1 on dev) is"
+        ' summed under the key "(other)".'  # the default rule of a CountBy (SPEC §8)
+    )
     assert summary.check_file(path, "dev").metrics["custom_roles_count"] == {"0": 1, "2": 2}
 
     out = tmp_path / "site"

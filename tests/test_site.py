@@ -11,10 +11,13 @@ from typing import Any
 
 import pytest
 
+from builder import components
+from builder.components import Component
 from builder.metrics import METRICS, Chart, CountBy, Metric, metric
 from builder.site import charts
 from builder.site.pages import ROOT, Page, Settings, SiteError, build_site, plan_site, unique
 from builder.site.plugin import VENDOR
+from builder.summaries.publish import DEFAULT_MIN_COUNT, publishable
 from builder.summaries.summary import Summary, SummaryError, load_all, summary_path
 from tests.test_charts import BLANKS, HOSTILE, spreadsheet_cells
 
@@ -25,22 +28,29 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 
 def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
-    """Day ``n`` of a made-up history: core 3.20 fading as 3.21 comes (day 40), rpm, file,
-    a component whose name is markup, a version that is markup, and one tiny component."""
+    """Day ``n`` of a made-up history as counted: core 3.20 fading as 3.21 comes (day 40), rpm,
+    file, a component whose name is markup and one tiny component (neither reviewed, so both
+    are published under "(other)"), a version that is markup (on odd days)."""
     when = NEWEST - timedelta(days=days - 1 - n)
     new = max(0, n - 40)
     core = {"3.20": 60 - min(new, 50), **({"3.21": new} if new else {})}
     core_z = {f"{v}.0": c for v, c in core.items()}
     if n % 2:
-        core_z = {**core_z, XSS_VERSION: 1}
+        core_z = {**core_z, XSS_VERSION: 5}
     rpm = {"3.19": 20 + n % 5}
-    xy = {"core": core, "rpm": rpm, "file": {"1.1": 15}, XSS_NAME: {"9.9": 12}, "tiny": {"0.1": 3}}
+    xy = {
+        "core": core,
+        "rpm": rpm,
+        "file": {"1.1": 15},
+        XSS_NAME: {"9.9": 12},
+        "tiny_private": {"0.1": 3},
+    }
     xyz = {
         "core": core_z,
         "rpm": {"3.19.4": rpm["3.19"]},
         "file": {"1.1.0": 15},
         XSS_NAME: {XSS_VERSION: 12},
-        "tiny": {"0.1.0": 3},
+        "tiny_private": {"0.1.0": 3},
     }
     persistent = sum(core.values())
     return Summary(
@@ -66,10 +76,15 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
     )
 
 
+def published(summary: Summary) -> Summary:
+    """``summary`` as ``summarize`` would write it (SPEC §8)."""
+    return publishable(summary, DEFAULT_MIN_COUNT[summary.deployment])
+
+
 def write_sample(root: Path, days: int = 120, deployment: str = "prod") -> Path:
-    """``days`` summary files ending on NEWEST, written the canonical way; returns ``root``."""
+    """``days`` summary files ending on NEWEST, as published; returns ``root``."""
     for n in range(days):
-        summary = sample_day(n, days, deployment)
+        summary = published(sample_day(n, days, deployment))
         path = summary_path(root, deployment, summary.date)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(summary.to_json(), encoding="utf-8")
@@ -102,8 +117,8 @@ def test_data_files_hold_the_transforms_output(built: tuple[Path, Path]) -> None
     assert (
         read_json(site / "data/postgresql_versions.json")
         == {
-            "labels": ["Unknown", "13.4"],
-            "datasets": [{"data": [2, 87]}],
+            "labels": ["13.4", "other"],  # "Unknown" on 2 systems is below prod's 5
+            "datasets": [{"data": [87, 2]}],
         }
         == charts.newest_pie(pg, labels="postgresql")
     )
@@ -137,12 +152,13 @@ def test_every_chart_file_listed_in_spec_exists_with_its_csv(built: tuple[Path, 
         str(p.relative_to(site / "data").with_suffix("")) for p in (site / "data").rglob("*.json")
     }
     assert expected <= found
-    assert not any("tiny" in name for name in found)  # below the minimum count
+    assert not any("tiny" in name or "other" in name for name in found)  # never a component
     for name in found:
         assert (site / "data" / f"{name}.csv").is_file()
     csv = (site / "data/plugin_stats/core.csv").read_text(encoding="utf-8").splitlines()
-    assert csv[0] == "date,3.21,3.20"
-    assert csv[1] == f"{NEWEST - timedelta(days=119)},0,60"
+    assert csv[0] == "date,3.21,3.20,other"  # other: 3.21 on its first days, 1 to 4 systems
+    assert csv[1] == f"{NEWEST - timedelta(days=119)},0,60,0"
+    assert csv[42] == f"{NEWEST - timedelta(days=78)},0,59,1"
     assert len(csv) == 121
 
 
@@ -160,7 +176,7 @@ def test_every_chart_has_a_short_table_and_links(built: tuple[Path, Path]) -> No
     first = section.index("<tbody>")
     rows = re.findall(r'<tr><th scope="row">([^<]*)</th>', section[first:])
     assert rows[:14] == [str(NEWEST - timedelta(days=n)) for n in range(14)]  # newest first
-    assert '<th scope="row">2026-11-27</th><td>79</td><td>10</td><td>89</td>' in section
+    assert '<th scope="row">2026-11-27</th><td>79</td><td>10</td><td>0</td><td>89</td>' in section
     assert '<th scope="col">total</th>' in section
     for path in html_files(site):
         text = path.read_text(encoding="utf-8")
@@ -184,15 +200,13 @@ def test_every_view_has_its_whole_table_on_a_page_of_its_own(built: tuple[Path, 
     assert 'href="../../../components/core/#chart-plugin-stats-core">The chart</a>' in page
     rows = re.findall(r'<tr><th scope="row">([^<]*)</th>((?:<td>[^<]*</td>)*)</tr>', page)
     assert len(rows) == 120
-    assert rows[0] == ("2026-11-27", "<td>79</td><td>10</td><td>89</td>")
-    assert rows[-1] == ("2026-07-31", "<td>0</td><td>60</td><td>60</td>")
+    assert rows[0] == ("2026-11-27", "<td>79</td><td>10</td><td>0</td><td>89</td>")
+    assert rows[-1] == ("2026-07-31", "<td>0</td><td>60</td><td>0</td><td>60</td>")
     assert "core versions (X.Y): 120 days" in page
     pie = (site / "tables/postgresql_versions/index.html").read_text(encoding="utf-8")
     assert '<tfoot><tr><th scope="row">total</th><td>89</td></tr></tfoot>' in pie
-    # A table page never names a component by a client's string: the slug stands in.
-    hostile = next((site / "tables/plugin_stats").glob("x-*[!m]/index.html"))
-    title = re.search(r"<title>(.*?)</title>", hostile.read_text()).group(1)  # type: ignore[union-attr]
-    assert title.startswith("x-") and "<" not in title
+    # Only reviewed names are published, so no table page is named after a client's string.
+    assert not list((site / "tables/plugin_stats").glob("x-*"))
     nav = (site / "index.html").read_text(encoding="utf-8")
     assert "tables/" not in "".join(re.findall(r'<nav class="md-nav.*?</nav>', nav, re.S))
 
@@ -243,15 +257,23 @@ def test_strings_from_summaries_are_escaped(built: tuple[Path, Path]) -> None:
         text = path.read_text(encoding="utf-8")
         assert "<img src=x" not in text, path
         assert "</script><img" not in text, path
-    hostile = [
-        p for p in html_files(site) if "&lt;img src=x onerror=window.__xss=1&gt;" in p.read_text()
-    ]
-    assert {p.parent.parent.name for p in hostile} >= {"components"}
-    slugged = list((site / "data/plugin_stats").glob("x-*.json"))
-    assert len(slugged) == 2  # the X.Y and X.Y.Z files of the component named with markup
-    assert XSS_VERSION in json.dumps(read_json(slugged[0]) | read_json(slugged[1]))
+    hostile = [p for p in html_files(site) if "&lt;/script&gt;&lt;img src=x" in p.read_text()]
+    where = {str(p.relative_to(site)) for p in hostile}
+    assert {"index.html", "components/core/index.html"} <= where  # core's X.Y.Z table
+    assert XSS_VERSION in json.dumps(read_json(site / "data/plugin_stats/core.z_stream.json"))
     titles = re.findall(r"<title>(.*?)</title>", "".join(p.read_text() for p in html_files(site)))
     assert not any("<" in t for t in titles)
+
+
+def test_unreviewed_component_names_reach_no_file_of_the_site(built: tuple[Path, Path]) -> None:
+    _, site = built
+    escaped = XSS_NAME.replace("<", "&lt;").replace(">", "&gt;")
+    for path in site.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for name in (XSS_NAME, escaped, "tiny_private"):
+                assert name.encode() not in data, (path, name)
+    assert not list((site / "data/plugin_stats").glob("x-*"))
 
 
 def test_revision_and_prod_links(built: tuple[Path, Path]) -> None:
@@ -331,7 +353,7 @@ def test_a_broken_summary_stops_the_build_naming_the_file(tmp_path: Path) -> Non
         build_site(summaries, "prod", tmp_path / "site")
     data = json.loads(summary_path(summaries, "prod", NEWEST).read_text())
     data["systems"] = -1
-    bad.write_text(sample_day(1, 3).to_json(), encoding="utf-8")
+    bad.write_text(published(sample_day(1, 3)).to_json(), encoding="utf-8")
     invalid = summary_path(summaries, "prod", NEWEST)
     invalid.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(SummaryError, match=re.escape(str(invalid)) + ".*systems"):
@@ -373,12 +395,17 @@ def test_a_new_metric_with_a_known_chart_kind_needs_no_site_change(
     assert {"Python versions": "python-versions.md"} in plan.nav()
 
 
-def test_a_component_named_index_gets_its_own_page(tmp_path: Path) -> None:
+def test_a_component_named_index_gets_its_own_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A valid name the reviewed list could one day hold, which a page path must not take."""
+    monkeypatch.setitem(components._BY_NAME, "index", Component("index", "Index", "", ""))
     summaries = tmp_path / "summaries"
     for n in range(3):
         summary = sample_day(n, 3)
         for key, version in (("xy_component", "1.2"), ("xyz_component", "1.2.3")):
             summary.metrics[key] = {**summary.metrics[key], "index": {version: 11}}
+        summary = published(summary)
         path = summary_path(summaries, "prod", summary.date)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(summary.to_json(), encoding="utf-8")
@@ -412,6 +439,7 @@ def test_csv_files_never_start_a_formula_in_any_locale(tmp_path: Path) -> None:
         summary = sample_day(n, 2)
         hostile = {v: 5 + i for i, v in enumerate(HOSTILE)}
         summary.metrics["xyz_component"] = {**summary.metrics["xyz_component"], "core": hostile}
+        summary = published(summary)
         path = summary_path(summaries, "prod", summary.date)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(summary.to_json(), encoding="utf-8")

@@ -1,8 +1,15 @@
-"""``pulp-analytics summarize``: golden files, every rule of SPEC §4-5, git commits, sources."""
+"""``pulp-analytics summarize``: golden files, every rule of SPEC §4-5, git commits, sources.
+
+Two goldens: tests/golden/counted/ holds each day of the fleet below as counted, and
+tests/golden/summaries/ what a prod run publishes from it (SPEC §8: with two persistent
+systems at most, every cell is below 5 and is published under "(other)").
+``UPDATE_GOLDEN=1 pytest tests/test_summarize.py`` rewrites both (review the diff).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -17,11 +24,13 @@ from flask.testing import FlaskClient
 
 from builder.cli import main
 from builder.summaries.sources import HttpSource, LocalSource, SourceError
-from builder.summaries.summarize import SummarizeError, summarize
+from builder.summaries.summarize import SummarizeError, count_day, summarize
+from builder.summaries.summary import summary_path
 from tests import wire
 from tests.conftest import TOKEN, Clock, serving
 
 GOLDEN = Path(__file__).parent / "golden" / "summaries"
+COUNTED = Path(__file__).parent / "golden" / "counted"
 A, B, C, D, E = (f"{n}" * 32 for n in "abcde")
 
 
@@ -85,10 +94,33 @@ def files(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.json"))}
 
 
+def update_golden(golden: Path, made: Path) -> None:
+    """With UPDATE_GOLDEN set, replace ``golden``'s files by ``made``'s."""
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        shutil.copytree(made, golden)
+
+
+def test_counted_days_are_golden(prod: Flask, db_path: Path, tmp_path: Path) -> None:
+    source = LocalSource(db_path)
+    available = source.availability()
+    for n in (2, 3, 4, 5):
+        day = date(2026, 11, n)
+        with source.day(day) as rows:
+            counted = count_day(rows, day, "prod", 1, available.rejected_on(day)).summary
+        path = summary_path(tmp_path / "counted", "prod", day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(counted.to_json())
+    source.close()
+    update_golden(COUNTED, tmp_path / "counted")
+    assert files(tmp_path / "counted") == files(COUNTED)
+
+
 def test_golden_summaries(prod: Flask, db_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "summaries"
     code, output = summarize_prod(db_path, out, "--today", "2026-11-06")
     assert code == 0, output
+    update_golden(GOLDEN, out)
     assert files(out) == files(GOLDEN)
     assert output.splitlines() == [
         f"wrote {out}/prod/2026/2026-11-02.json: 2 systems, 0 persistent",
@@ -117,7 +149,7 @@ def test_persistent_threshold_zero_counts_every_system(
     summarize_prod(db_path, out, "--today", "2026-11-03", "--persistent-min-age-days", "0")
     day = json.loads((out / "prod/2026/2026-11-02.json").read_text())
     assert (day["systems"], day["persistent_systems"]) == (2, 2)
-    assert day["xyz_component"]["core"] == {"3.21.0": 1, "3.21.1": 1}
+    assert day["xyz_component"] == {"(other)": {"(other)": 4}}  # core, rpm, core, file
 
 
 def test_dev_deployment_defaults_to_threshold_zero(
@@ -139,6 +171,35 @@ def test_dev_deployment_defaults_to_threshold_zero(
     day = json.loads((out / "dev/2026/2026-11-02.json").read_text())
     assert (day["systems"], day["persistent_systems"]) == (3, 3)  # the dev build counts on dev
     assert day["xy_component"]["core"] == {"3.21": 2, "3.22": 1}
+
+
+def test_a_min_count_below_the_deployments_is_refused(
+    prod: Flask, db_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "s"
+    code, output = summarize_prod(db_path, out, "--today", "2026-11-06", "--min-count", "4")
+    assert (code, output) == (
+        1,
+        "Error: --min-count 4 is below the prod minimum of 5: check-summaries and build refuse"
+        " a published count below it (SPEC §8); nothing was written\n",
+    )
+    assert files(out) == {}
+
+
+def test_a_higher_min_count_folds_more(
+    make_app: Callable[..., Flask], clock: Clock, db_path: Path, tmp_path: Path
+) -> None:
+    fleet_history(make_app(DEPLOYMENT="dev").test_client(), clock)
+    out = tmp_path / "s"
+    args = ("--db", str(db_path), "--summaries", str(out), "--deployment", "dev")
+    code, output = cli("summarize", *args, "--today", "2026-11-03", "--min-count", "2")
+    assert code == 0, output
+    day = json.loads((out / "dev/2026/2026-11-02.json").read_text())
+    assert day["systems"] == day["persistent_systems"] == 3  # totals stay exact
+    assert day["xy_component"] == {
+        "core": {"3.21": 2, "(other)": 1},  # 3.22: one system (a dev build)
+        "(other)": {"(other)": 2},  # rpm and file: one system each
+    }
 
 
 def test_an_existing_summary_is_never_touched(prod: Flask, db_path: Path, tmp_path: Path) -> None:

@@ -219,9 +219,10 @@ ODD_VERSIONS = ["1²", "①", "\u0663.\u0661", "3.21.0", "3.21.0.dev", f"1.{LONG
 
 
 def test_odd_versions_never_stop_a_day_check_or_build(tmp_path: Path) -> None:
-    """Versions older receivers let through: summarize, check-summaries and build all hold."""
+    """Versions older receivers let through: summarize, check-summaries and build all hold.
+    Five systems run each, so that prod publishes every one (SPEC §8)."""
     day = date(2026, 11, 2)
-    rows = {day: [submission(day, [("core", v)]) for v in ODD_VERSIONS]}
+    rows = {day: [submission(day, [("core", v)]) for v in ODD_VERSIONS for _ in range(5)]}
     with serving(export_app(rows, today=date(2026, 11, 3))) as url:
         code, output = from_source(url, tmp_path / "summaries")
     assert code == 0, output
@@ -241,7 +242,7 @@ def test_odd_versions_never_stop_a_day_check_or_build(tmp_path: Path) -> None:
     build_site(tmp_path / "summaries", "prod", tmp_path / "site")
     for path in (tmp_path / "site/data").rglob("*.json"):
         strict_json(path)
-    assert load_all(tmp_path / "summaries", "prod")[0].metrics["xy_component"]["core"]["1²"] == 1
+    assert load_all(tmp_path / "summaries", "prod")[0].metrics["xy_component"]["core"]["1²"] == 5
 
 
 # Characters that look like digits, separators and text, mixed with anything at all.

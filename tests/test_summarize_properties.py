@@ -10,8 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builder.summaries.publish import first_publishing_error
 from builder.summaries.sources import DayRows
-from builder.summaries.summarize import summarize_day
+from builder.summaries.summarize import count_day, summarize_day
 
 count = st.one_of(st.none(), st.integers(0, 50))
 submission = st.fixed_dictionaries(
@@ -65,7 +66,7 @@ def mean(values: list[int | None]) -> float | None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(submission, max_size=40), st.integers(0, 3))
 def test_counts_add_up(submissions: list[dict[str, Any]], min_age: int) -> None:
-    summary = summarize_day(day_rows(submissions), date(2026, 11, 27), "prod", min_age)
+    summary = count_day(day_rows(submissions), date(2026, 11, 27), "prod", min_age).summary
     persistent = [s for s in submissions if s["age_days"] >= min_age]
     assert summary.systems == len(submissions)
     assert sum(summary.age_count.values()) == summary.systems
@@ -85,3 +86,34 @@ def test_counts_add_up(submissions: list[dict[str, Any]], min_age: int) -> None:
     for measure, counts in summary.metrics["rbac_stats"].items():
         sent = [s for s in persistent if (s["rbac_stats"] or {}).get(measure) is not None]
         assert sum(counts.values()) == len(sent)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(submission, max_size=40), st.integers(0, 3), st.integers(1, 8))
+def test_what_is_published_keeps_the_totals_and_breaks_no_rule(
+    submissions: list[dict[str, Any]], min_age: int, min_count: int
+) -> None:
+    day = date(2026, 11, 27)
+    counted = count_day(day_rows(submissions), day, "prod", min_age).summary
+    published = summarize_day(day_rows(submissions), day, "prod", min_age, min_count)
+    assert (published.systems, published.persistent_systems, published.age_count) == (
+        counted.systems,
+        counted.persistent_systems,
+        counted.age_count,
+    )
+    for key in ("xy_component", "xyz_component", "postgresql_version", "rbac_stats"):
+        assert total(published.metrics[key]) == total(counted.metrics[key]), key
+    for key in ("xy_component", "xyz_component"):
+        for name, versions in published.metrics[key].items():
+            if name != "(other)":  # a component published as itself keeps its exact total
+                assert sum(versions.values()) == sum(counted.metrics[key][name].values())
+                assert sum(versions.values()) >= min_count
+    if min_count >= 5:  # at least prod's minimum: check-summaries accepts the file
+        assert first_publishing_error(published.to_dict()) is None
+
+
+def total(value: Any) -> int:
+    """Every count in a (nested) map of counts."""
+    if isinstance(value, dict):
+        return sum(total(v) for v in value.values())
+    return int(value)

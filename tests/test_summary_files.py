@@ -32,7 +32,7 @@ BROKEN = {
     "extra key": broken(lambda d: d.update(surprise=1)),
     "negative count": broken(lambda d: d["age_count"].update({"3": -1})),
     "age not a number": broken(lambda d: d["age_count"].update({"old": 1})),
-    "float count": broken(lambda d: d["xyz_component"]["core"].update({"3.21.0": 1.5})),
+    "float count": broken(lambda d: d["xyz_component"]["(other)"].update({"(other)": 1.5})),
     "unknown deployment": broken(lambda d: d.update(deployment="staging")),
     "bad date": broken(lambda d: d.update(date="27.11.2026")),
     "schema version": broken(lambda d: d.update(schema_version=2)),
@@ -123,21 +123,22 @@ def link_named_like_a_day(root: Path) -> Path:
 
 
 def nested_inside_a_value(depth: int) -> str:
-    return TEXT.replace('"processes__avg": 3.0', f'"processes__avg": {"[" * depth}{"]" * depth}', 1)
+    nested = f'"processes__avg": {"[" * depth}{"]" * depth}'
+    return TEXT.replace('"processes__avg": null', nested, 1)
 
 
 TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 BREAKS_THE_SITE = {
     "NaN mean": (
-        replace('"processes__avg": 3.0', '"processes__avg": NaN'),
+        replace('"processes__avg": null', '"processes__avg": NaN'),
         "cannot read summary (NaN is not a JSON",
     ),
     "Infinity mean": (
-        replace('"hosts__avg": 1.0', '"hosts__avg": Infinity'),
+        replace('"hosts__avg": null', '"hosts__avg": Infinity'),
         "cannot read summary (Infinity is not a JSON number",
     ),
     "a number too large for a double": (
-        replace('"processes__avg": 3.0', '"processes__avg": 1e400'),
+        replace('"processes__avg": null', '"processes__avg": 1e400'),
         "cannot read summary (number 1e400 is out of range",
     ),
     "an impossible age": (
@@ -154,8 +155,8 @@ BREAKS_THE_SITE = {
         "at systems: an integer is written as a float",
     ),
     "a count written as a float": (
-        replace('"3.21.0": 1', '"3.21.0": 1.0'),
-        "at xyz_component/core/3.21.0: an integer is written as a float",
+        replace('"(other)": 4', '"(other)": 4.0'),
+        "at xy_component/(other)/(other): an integer is written as a float",
     ),
     "a key twice": (
         replace('"systems": 3,', '"systems": 3, "systems": 3,'),
@@ -183,6 +184,49 @@ BREAKS_THE_SITE = {
         ),
         f"date {TOMORROW} is not a day between 2000-01-01 and today (UTC)",
     ),
+    # SPEC §8: what a summary may not publish, however it got into the file
+    "an unreviewed component name": (
+        replace('"xy_component": {', '"xy_component": {"acme_internal": {"1.0": 7}, '),
+        "at xy_component/acme_internal: 'acme_internal' is not a reviewed component name"
+        ' (builder/components.py); a published summary counts it under "(other)"',
+    ),
+    "a version below the minimum": (
+        replace('"xyz_component": {', '"xyz_component": {"core": {"3.21.0": 7, "3.21.1": 2}, '),
+        "at xyz_component/core/3.21.1: 2 systems, below the prod minimum of 5; a published"
+        ' summary counts it under "(other)" (SPEC §8)',
+    ),
+    "a component below the minimum": (
+        replace('"xy_component": {', '"xy_component": {"cookbook": {"(other)": 3}, '),
+        "at xy_component/cookbook: 3 systems in all, below the prod minimum of 5; a published"
+        ' summary counts the component under "(other)" (SPEC §8)',
+    ),
+    "a PostgreSQL version below the minimum": (
+        replace('"postgresql_version": {', '"postgresql_version": {"130004": 1, '),
+        "at postgresql_version/130004: 1 system, below the prod minimum of 5",
+    ),
+    "an RBAC count below the minimum": (
+        replace('"users": {', '"users": {"12": 4, '),
+        "at rbac_stats/users/12: 4 systems, below the prod minimum of 5",
+    ),
+    'versions under the component "(other)"': (
+        replace('"(other)": 4', '"7.7.7+private": 1, "(other)": 3'),
+        'at xy_component/(other)/7.7.7+private: the component "(other)" holds only the version'
+        ' "(other)" (it sums different components)',
+    ),
+    "a mean of too few systems": (
+        replace('"processes__avg": null', '"processes__avg": 3.0'),
+        "at online_workers/processes__avg: a mean of at most 2 persistent systems, below the"
+        " prod minimum of 5; a published summary has null there (SPEC §8)",
+    ),
+    "a dev file with an unreviewed name": (
+        write(
+            "dev/2026/2026-11-03.json",
+            TEXT.replace('"prod"', '"dev"').replace(
+                '"xy_component": {', '"xy_component": {"zz_private_plugin": {"1.0": 1}, ', 1
+            ),
+        ),
+        "at xy_component/zz_private_plugin: 'zz_private_plugin' is not a reviewed component",
+    ),
 }
 
 
@@ -206,8 +250,11 @@ def test_check_summaries_and_build_refuse_the_same_files(
     assert len(problems) == 1 and problems[0].startswith(f"{path}: {reason}"), output
     assert len(problems[0]) <= len(f"{path}: ") + 300  # a long value is cut short
     out = tmp_path / "site"
+    deployment = path.relative_to(summaries).parts[0]
     result = CliRunner().invoke(
-        main, ["build", "--summaries", str(summaries), "--out", str(out)], catch_exceptions=False
+        main,
+        ["build", "--summaries", str(summaries), "--deployment", deployment, "--out", str(out)],
+        catch_exceptions=False,
     )
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {path}: {reason}")

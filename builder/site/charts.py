@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from itertools import accumulate
 from typing import Any, TypeVar
 
+from builder.components import OTHER as PUBLISHED_OTHER
 from builder.metrics import CountBy, CountEach, MeanOf, Metric, Versions
 from builder.summaries.summary import Summary, value_order, version_order
 
@@ -76,11 +77,21 @@ def count_series(
         if isinstance(agg, Versions | CountEach):
             counts = value.get(name)
             if counts:
-                out.append((summary.date, counts))
+                out.append((summary.date, as_other(counts)))
         elif isinstance(agg, CountBy):
-            out.append((summary.date, value))
+            out.append((summary.date, as_other(value)))
         else:
             raise ChartError(f"{metric.key}: means cannot be drawn as counts")
+    return out
+
+
+def as_other(counts: Counts) -> Counts:
+    """``counts`` with the cell a summary publishes folded counts under (``"(other)"``, SPEC
+    §8) renamed to the charts' own "other", so a chart has one such series, drawn last."""
+    if PUBLISHED_OTHER not in counts:
+        return counts
+    out = {key: n for key, n in counts.items() if key != PUBLISHED_OTHER}
+    out[OTHER] = out.get(OTHER, 0) + counts[PUBLISHED_OTHER]
     return out
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from builder.components import OTHER
+from builder.components import names as reviewed_names
 from builder.metrics import METRICS, Chart, CountEach, Metric, Versions
 from builder.site import charts
 from builder.site.charts import ChartData, ChartError, Limits
@@ -33,10 +35,7 @@ CONFIG_FILE = ROOT / "mkdocs.yml"
 PLUGIN_NAME = "pulp-analytics"
 PLACEHOLDER = "<!-- pulp-analytics -->"
 
-KNOWN_COMPONENTS = (
-    "ansible", "certguard", "container", "cookbook", "core", "deb", "file",
-    "galaxy", "gem", "maven", "ostree", "python", "rpm",
-)  # fmt: skip
+KNOWN_COMPONENTS = reviewed_names()  # builder/components.py: the names a summary may hold
 SYSTEMS = "systems.json"
 SYSTEMS_BY_AGE = "systems_by_age.json"
 DEMOGRAPHY = "demography.json"
@@ -247,7 +246,8 @@ def unique(pages: Sequence[Page]) -> tuple[Page, ...]:
 
 
 def components(summaries: Sequence[Summary], settings: Settings) -> list[str]:
-    """Components drawn: the known ones that have data, others from a peak daily count on."""
+    """Components drawn: the known ones that have data, others from a peak daily count on;
+    never "(other)", which sums what may not be named (SPEC §8)."""
     peak: dict[str, int] = {}
     keys = [m.key for m in METRICS if isinstance(m.aggregate, Versions)]
     for summary in summaries:
@@ -260,7 +260,8 @@ def components(summaries: Sequence[Summary], settings: Settings) -> list[str]:
     chosen = [
         name
         for name, n in peak.items()
-        if (name in known and n > 0) or n >= max(settings.min_component_count, 1)
+        if name != OTHER
+        and ((name in known and n > 0) or n >= max(settings.min_component_count, 1))
     ]
     return sorted(chosen, key=lambda name: (not SAFE_NAME.fullmatch(name), slug(name)))
 

@@ -13,7 +13,9 @@ The import runs in two passes so that rows may come in any order and memory stay
    of ``system`` and ``component`` (raw per-system reports with their system ids) are counted
    and dropped on the spot: they reach no file, temporary or not.
 2. :func:`write_days` builds each day's :class:`Summary` from the spool, in date order,
-   passes it through :func:`publishable` and writes it as a new file; a day that has a file
+   passes it through ``builder.summaries.publish.publishable`` (SPEC §8: unreviewed component
+   names and small counts folded into ``"(other)"``, exactly as for summarized days) and
+   writes it as a new file; a day that has a file
    already is left alone, a day with a malformed row is reported and not written at all.
 """
 
@@ -35,6 +37,7 @@ from typing import Any
 
 from builder.metrics import RBAC_MEASURES
 from builder.summaries.fixture import Row, read_rows
+from builder.summaries.publish import min_count_for, publishable
 from builder.summaries.summarize import DEFAULT_MIN_AGE, write_new
 from builder.summaries.summary import Summary, summary_path
 
@@ -92,13 +95,6 @@ class ImportReport:
     raw_rows: Counter[str] = field(default_factory=Counter)  # system / component rows dropped
     unknown_models: Counter[str] = field(default_factory=Counter)
     unknown_fields: Counter[str] = field(default_factory=Counter)  # "model.field"
-
-
-def publishable(summary: Summary) -> Summary:
-    """The summary as it may be published. Every imported day passes through here before its
-    file is written: this is where SPEC §8's folding of small counts and unreviewed component
-    names applies to imported history. Until that rule exists, the summary is unchanged."""
-    return summary
 
 
 # -- pass 1: the fixture into the spool --------------------------------------------------------
@@ -358,9 +354,17 @@ def describe(key: str, series: str, item: str) -> str:
     return f"{key} {series + ' ' if series else ''}{item}".rstrip()
 
 
-def write_days(spool: Spool, root: Path, deployment: str, report: ImportReport) -> None:
-    """Pass 2: write each new, well-formed day's summary file, oldest first. A day that has a
-    file already is left alone, whatever its rows; a malformed one is reported, not written."""
+def write_days(
+    spool: Spool,
+    root: Path,
+    deployment: str,
+    report: ImportReport,
+    min_count: int | None = None,
+) -> None:
+    """Pass 2: write each new, well-formed day's summary file, oldest first, as it may be
+    published at ``min_count`` (default: the deployment's). A day that has a file already is
+    left alone, whatever its rows; a malformed one is reported, not written."""
+    min_count = min_count_for(deployment, min_count)
     for text_day in spool.days():
         day = date.fromisoformat(text_day)
         path = summary_path(root, deployment, day)
@@ -376,21 +380,27 @@ def write_days(spool: Spool, root: Path, deployment: str, report: ImportReport) 
         except Malformed as exc:
             report.malformed.append((day, str(exc)))
             continue
-        write_new(path, publishable(summary).to_json())
+        write_new(path, publishable(summary, min_count).to_json())
         report.written.append(day)
 
 
 def import_fixture(
-    fixture: Path, root: Path, deployment: str, workdir: Path | None = None
+    fixture: Path,
+    root: Path,
+    deployment: str,
+    workdir: Path | None = None,
+    min_count: int | None = None,
 ) -> ImportReport:
     """Import the old site's fixture into ``root``; see the module docstring.
 
     Raises FixtureError or LegacyError, having written nothing, for a file that cannot be
-    imported at all; a day with a malformed row is listed in the report instead.
+    imported at all, and MinCountError for a ``min_count`` below the deployment's; a day with
+    a malformed row is listed in the report instead.
     """
+    min_count = min_count_for(deployment, min_count)
     report = ImportReport()
     with spooled(fixture, report, workdir) as spool:
-        write_days(spool, root, deployment, report)
+        write_days(spool, root, deployment, report, min_count)
     return report
 
 

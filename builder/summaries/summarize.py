@@ -2,7 +2,9 @@
 
 The counting happens in SQL. For each day the scalar fields every metric reads are pulled out
 of the JSON once into a temporary table, then each metric is one ``GROUP BY`` (or ``avg``) over
-it; repeated fields such as ``components`` are grouped straight from ``json_each``.
+it; repeated fields such as ``components`` are grouped straight from ``json_each``
+(:func:`count_day`). Before a day is written, each metric's publishing rule folds what may not
+be published (SPEC §8, ``builder.summaries.publish``; :func:`summarize_day`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
+from builder.summaries.publish import MinCountError, min_count_for, publishable
 from builder.summaries.sources import Availability, DayRows, Source
 from builder.summaries.summary import Summary, iter_summary_files, newest_day, summary_path
 
@@ -55,14 +58,23 @@ def json_path(path: str) -> str:
     return "$." + ".".join(f'"{part}"' for part in path.split("."))
 
 
-def summarize_day(
+@dataclass(frozen=True)
+class Counted:
+    """One day as counted, before the publishing rules: the summary with every cell, and per
+    mean the number of systems behind it (``{"online_workers": {"processes": 97, ...}}``)."""
+
+    summary: Summary
+    mean_systems: dict[str, dict[str, int]]
+
+
+def count_day(
     rows: DayRows,
     day: date,
     deployment: str,
     min_age: int,
     rejected: tuple[int, int] | None = None,
-) -> Summary:
-    """Count one day of submissions into a Summary."""
+) -> Counted:
+    """Count one day of submissions; nothing is folded yet (see :func:`summarize_day`)."""
     conn = rows.conn
     paths = scalar_paths()
     column = {path: f"c{i}" for i, path in enumerate(paths)}
@@ -72,16 +84,20 @@ def summarize_day(
         f"CREATE TEMP TABLE day_values AS SELECT age_days AS age{extracts} FROM {rows.relation}",
         rows.params,
     )
+    mean_systems: dict[str, dict[str, int]] = {}
     try:
         systems, persistent = conn.execute(
             "SELECT count(*), coalesce(sum(age >= ?), 0) FROM day_values", (min_age,)
         ).fetchone()
         age_count = dict(conn.execute("SELECT age, count(*) FROM day_values GROUP BY age"))
-        values = {metric.key: _aggregate(conn, rows, metric, column, min_age) for metric in METRICS}
+        values = {
+            metric.key: _aggregate(conn, rows, metric, column, min_age, mean_systems)
+            for metric in METRICS
+        }
     finally:
         conn.execute("DROP TABLE temp.day_values")
     duplicate, ignored = rejected if rejected is not None else (None, None)
-    return Summary(
+    summary = Summary(
         date=day,
         deployment=deployment,
         systems=systems,
@@ -91,10 +107,30 @@ def summarize_day(
         duplicate_submissions=duplicate,
         ignored_submissions=ignored,
     )
+    return Counted(summary, mean_systems)
+
+
+def summarize_day(
+    rows: DayRows,
+    day: date,
+    deployment: str,
+    min_age: int,
+    min_count: int,
+    rejected: tuple[int, int] | None = None,
+) -> Summary:
+    """One day of submissions as its summary file publishes it: counted, then folded by each
+    metric's rule at ``min_count`` (``builder.summaries.publish``)."""
+    counted = count_day(rows, day, deployment, min_age, rejected)
+    return publishable(counted.summary, min_count, counted.mean_systems)
 
 
 def _aggregate(
-    conn: Any, rows: DayRows, metric: Metric, column: dict[str, str], min_age: int
+    conn: Any,
+    rows: DayRows,
+    metric: Metric,
+    column: dict[str, str],
+    min_age: int,
+    mean_systems: dict[str, dict[str, int]],
 ) -> Any:
     threshold = min_age if metric.persistent_only else 0
     agg = metric.aggregate
@@ -105,12 +141,13 @@ def _aggregate(
             name: _count_by(conn, column[f"{agg.path}.{name}"], threshold) for name in agg.fields
         }
     if isinstance(agg, MeanOf):
-        names = [f"{agg.path}.{name}" for name in agg.fields]
-        averages = ", ".join(f"avg({column[n]})" for n in names)
-        means = conn.execute(
-            f"SELECT {averages} FROM day_values WHERE age >= ?", (threshold,)
+        names = [column[f"{agg.path}.{name}"] for name in agg.fields]
+        selected = ", ".join(f"avg({c}), count({c})" for c in names)
+        row = conn.execute(
+            f"SELECT {selected} FROM day_values WHERE age >= ?", (threshold,)
         ).fetchone()
-        return {f"{name}__avg": mean for name, mean in zip(agg.fields, means, strict=True)}
+        mean_systems[metric.key] = dict(zip(agg.fields, row[1::2], strict=True))
+        return {f"{name}__avg": mean for name, mean in zip(agg.fields, row[::2], strict=True)}
     return _versions(rows, agg, threshold)
 
 
@@ -249,12 +286,19 @@ def summarize(
     min_age: int | None = None,
     since: date | None = None,
     progress: Callable[[Summary], None] | None = None,
+    min_count: int | None = None,
 ) -> RunResult:
     """Write the summary of every missing complete day; never overwrite an existing file.
 
     ``today`` defaults to the latest day allowed (:func:`latest_today`); a later one is refused.
+    ``min_count`` defaults to the deployment's minimum; a smaller one is refused
+    (``builder.summaries.publish.min_count_for``).
     """
     min_age = DEFAULT_MIN_AGE[deployment] if min_age is None else min_age
+    try:
+        min_count = min_count_for(deployment, min_count)
+    except MinCountError as exc:
+        raise SummarizeError(str(exc)) from None
     available = source.availability()
     today, limit = check_today(source, available, today, since)
     check_newest(root, deployment, limit)
@@ -262,7 +306,9 @@ def summarize(
     result = RunResult(today=today, skipped=skipped)
     for day in todo:
         with source.day(day) as rows:
-            summary = summarize_day(rows, day, deployment, min_age, available.rejected_on(day))
+            summary = summarize_day(
+                rows, day, deployment, min_age, min_count, available.rejected_on(day)
+            )
         expected = available.systems.get(day, 0)
         if summary.systems != expected:
             raise SummarizeError(

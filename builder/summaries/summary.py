@@ -22,6 +22,7 @@ import fastjsonschema
 from packaging.version import InvalidVersion, Version
 
 from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
+from builder.summaries.publish import DEFAULT_MIN_COUNT, describe, first_publishing_error
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "proto" / "summary.schema.json"
@@ -246,12 +247,17 @@ def load(path: Path, deployment: str | None = None) -> Summary:
     """Read and validate one summary file; any problem raises SummaryError naming the file.
 
     ``check-summaries`` and ``build`` both read summaries through here, so they accept and
-    refuse the same files.
+    refuse the same files, including any that publishes what SPEC §8 forbids (an unreviewed
+    component name, a count below the deployment's minimum).
     """
     check_path(path)
     try:
         data = parse(path.read_text(encoding="utf-8"))
-        problem = first_schema_error(data) or first_content_error(data, path)
+        problem = (
+            first_schema_error(data)
+            or first_content_error(data, path)
+            or first_publishing_error(data)
+        )
     except RecursionError:
         raise SummaryError(f"{path}: nested too deeply to be a summary") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
@@ -373,10 +379,16 @@ def schema() -> dict[str, Any]:
         "deployment": {"enum": list(DEPLOYMENTS)},
         "systems": count,
         "persistent_systems": count,
-        "age_count": NUMERIC_COUNTS,
+        "age_count": {
+            "description": "Every system that reported, by age in days (days since its first"
+            " report); exact: an age names no component or version, and the ages add up to"
+            " systems.",
+            **NUMERIC_COUNTS,
+        },
     }
     for metric in METRICS:
-        properties[metric.key] = {"description": metric.title, **_value_schema(metric)}
+        described = f"{metric.title}. {describe(metric)}"
+        properties[metric.key] = {"description": described, **_value_schema(metric)}
     properties["duplicate_submissions"] = {**count, "description": "POSTs answered duplicate"}
     properties["ignored_submissions"] = {**count, "description": "POSTs answered ignored"}
     properties["source"] = {
@@ -388,7 +400,15 @@ def schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/pulp/pulp-analytics/proto/summary.schema.json",
         "title": "Pulp analytics daily summary",
-        "description": "One complete UTC day of one deployment. Generated from builder/metrics.py.",
+        "description": (
+            "One complete UTC day of one deployment. Generated from builder/metrics.py."
+            " Published data holds only reviewed component names and no small counts (SPEC §8):"
+            ' in the metrics, every count other than one keyed "(other)" is at least the'
+            f" deployment's minimum ({DEFAULT_MIN_COUNT['prod']} on prod,"
+            f" {DEFAULT_MIN_COUNT['dev']} on dev), as each metric's description says;"
+            " check-summaries and build refuse a file that breaks this. systems,"
+            " persistent_systems, age_count and the submission counters are exact."
+        ),
         "type": "object",
         "required": required,
         "additionalProperties": False,
