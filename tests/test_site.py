@@ -26,7 +26,9 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
     """Day ``n`` of a made-up history: core 3.20 fading as 3.21 comes (day 40), rpm, file,
-    a component whose name is markup, a version that is markup, and one tiny component."""
+    a component whose name is markup, a version that is markup, and one tiny component.
+    PostgreSQL: 2 systems unknown, 12.15 fading from 30 systems, 15.2 growing from 0, the
+    rest on 13.4 (on the newest day: 7, 29 and 51 of 87 known)."""
     when = NEWEST - timedelta(days=days - 1 - n)
     new = max(0, n - 40)
     core = {"3.20": 60 - min(new, 50), **({"3.21": new} if new else {})}
@@ -43,6 +45,8 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
         "tiny": {"0.1.0": 3},
     }
     persistent = sum(core.values())
+    pg12, pg15 = 30 - n // 5, n // 4
+    postgresql = {"0": 2, "120015": pg12, "130004": persistent - 2 - pg12 - pg15, "150002": pg15}
     return Summary(
         date=when,
         deployment=deployment,
@@ -52,7 +56,7 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
         metrics={
             "xy_component": xy,
             "xyz_component": xyz,
-            "postgresql_version": {"0": 2, "130004": persistent - 2},
+            "postgresql_version": {k: v for k, v in postgresql.items() if v},
             "online_workers": {"processes__avg": 2.0 + n % 3, "hosts__avg": 1.0},
             "online_content_apps": {"processes__avg": 2.5, "hosts__avg": None},
             "rbac_stats": {
@@ -102,8 +106,8 @@ def test_data_files_hold_the_transforms_output(built: tuple[Path, Path]) -> None
     assert (
         read_json(site / "data/postgresql_versions.json")
         == {
-            "labels": ["Unknown", "13.4"],
-            "datasets": [{"data": [2, 87]}],
+            "labels": ["Unknown", "12.15", "13.4", "15.2"],
+            "datasets": [{"data": [2, 7, 51, 29]}],
         }
         == charts.newest_pie(pg, labels="postgresql")
     )
@@ -150,7 +154,7 @@ def test_every_chart_has_a_short_table_and_links(built: tuple[Path, Path]) -> No
     _, site = built
     page = (site / "components/core/index.html").read_text(encoding="utf-8")
     sections = re.findall(r'<section class="pa-chart".*?</section>', page, re.S)
-    assert len(sections) == 1  # X.Y with its X.Y.Z switch
+    assert len(sections) == 2  # X.Y with its X.Y.Z switch, and the upgrade pace
     section = sections[0]
     assert section.count("<details>") == 2 and section.count("<table ") == 2
     assert 'href="../../data/plugin_stats/core.json"' in section
@@ -167,7 +171,8 @@ def test_every_chart_has_a_short_table_and_links(built: tuple[Path, Path]) -> No
         figures = text.count('<section class="pa-chart"')
         assert text.count('<div class="pa-view"') >= figures
         if figures or "/tables/" in str(path):  # hand-written pages (the API page) have their own
-            assert text.count("<table ") == text.count('<div class="pa-view"') + (
+            decision = text.count("pa-tab--decision")  # tables of figures (panels), not of data
+            assert text.count("<table ") - decision == text.count('<div class="pa-view"') + (
                 "/tables/" in str(path)
             )
 
@@ -384,9 +389,11 @@ def test_a_component_named_index_gets_its_own_page(tmp_path: Path) -> None:
         path.write_text(summary.to_json(), encoding="utf-8")
     build_site(summaries, "prod", tmp_path / "site", revision=REVISION)
     listing = (tmp_path / "site/components/index.html").read_text(encoding="utf-8")
-    links = re.findall(r'<ul class="pa-links-list">(.*?)</ul>', listing)[0]
-    assert '<a href="index/">index</a> <span class="pa-note">11 systems on 2026-11-27' in links
-    assert '<a href="core/">core</a>' in links
+    table = re.findall(
+        r'<table class="pa-tab pa-tab--decision" id="pa-components">(.*?)</table>', listing
+    )[0]
+    assert '<tr><th scope="row"><a href="index/">index</a></th><td>11</td>' in table
+    assert '<a href="core/">core</a>' in table
     own = (tmp_path / "site/components/index/index.html").read_text(encoding="utf-8")
     assert 'data-src="../../data/plugin_stats/index.json"' in own
     data = read_json(tmp_path / "site/data/plugin_stats/index.json")
