@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -136,6 +137,8 @@ def test_every_chart_file_listed_in_spec_exists_with_its_csv(built: tuple[Path, 
             for m in ("users", "groups", "domains", "custom_access_policies", "custom_roles")
         ),
         *(f"plugin_stats/{c}{z}" for c in ("core", "rpm", "file") for z in ("", ".z_stream")),
+        "postgresql_minimums",
+        *(f"upgrade_pace/{c}" for c in ("core", "rpm", "file")),
     }
     found = {
         str(p.relative_to(site / "data").with_suffix("")) for p in (site / "data").rglob("*.json")
@@ -200,6 +203,149 @@ def test_every_view_has_its_whole_table_on_a_page_of_its_own(built: tuple[Path, 
     assert title.startswith("x-") and "<" not in title
     nav = (site / "index.html").read_text(encoding="utf-8")
     assert "tables/" not in "".join(re.findall(r'<nav class="md-nav.*?</nav>', nav, re.S))
+
+
+def decision_table(page: str, table_id: str) -> tuple[str, list[str], list[list[str]]]:
+    """A table of figures (a decision view) of a page: its caption, header and rows as text."""
+    found = re.search(f'<table class="pa-tab pa-tab--decision" id="{table_id}">(.*?)</table>', page)
+    assert found, table_id
+    text = lambda cell: html.unescape(re.sub(r"<[^>]+>", "", cell))  # noqa: E731
+    caption = re.search(r"<caption[^>]*>(.*?)</caption>", found.group(1))
+    head, body = found.group(1).split("</thead>")
+    header = [text(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", head)]
+    rows = [
+        [text(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]
+    return text(caption.group(1) if caption else ""), header, rows
+
+
+def test_a_component_page_opens_with_its_figures(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "components/core/index.html").read_text(encoding="utf-8")
+    panel = page.index('<section class="pa-panel"')
+    assert panel < page.index('<section class="pa-chart"')  # before every chart
+    assert "In use on 2026-11-27</h2>" in page
+    values = re.findall(r'<span class="pa-stat__value">([^<]*)</span>', page)
+    labels = re.findall(r'<span class="pa-stat__label">([^<]*)</span>', page)
+    # Newest day: 3.21 on 79 and 3.20 on 10 of 89 persistent systems, all running core. The
+    # 30 days to 2026-11-27 (days 90 to 119) had 60, 61, ... 89 systems: a mean of 74.5.
+    assert list(zip(values, labels, strict=True)) == [
+        ("89", "persistent systems"),
+        ("100.0%", "of all persistent systems"),
+        ("74.5", "30-day mean"),
+        ("3.21", "newest version in use"),
+        ("3.20", "oldest version in use"),
+    ]
+    assert "X.Y.Z: 3.20.0" in page
+    assert decision_table(page, "pa-versions") == (
+        "core X.Y versions on 2026-11-27, newest first",
+        ["version", "systems", "share", "this version or older"],
+        [["3.21", "79", "88.8%", "100.0%"], ["3.20", "10", "11.2%", "11.2%"]],
+    )
+    link = re.search(r'The same figures as JSON: <a href="([^"]+)"', page)
+    assert link and link.group(1) == "../../api/v1/components/core.json"
+    assert (site / "api/v1/components/core.json").is_file()
+    rpm = (site / "components/rpm/index.html").read_text(encoding="utf-8")
+    assert decision_table(rpm, "pa-versions")[2] == [["3.19", "24", "100.0%", "100.0%"]]
+
+
+def test_every_versions_chart_has_a_count_percent_toggle(built: tuple[Path, Path]) -> None:
+    _, site = built
+    found = 0
+    for path in (site / "components").glob("*/index.html"):
+        text = path.read_text(encoding="utf-8")
+        for section in re.findall(r'<section class="pa-chart".*?</section>', text, re.S):
+            if 'data-kind="versions_over_time"' in section:
+                found += 1
+                views = re.findall(r'data-view="(\d)" aria-pressed="\w+">([^<]*)</button>', section)
+                assert views == [("0", "X.Y"), ("1", "X.Y.Z")], path
+                units = re.findall(r'data-pct="(\d)" aria-pressed="\w+">(\w+)</button>', section)
+                assert units == [("0", "Count"), ("1", "Percent")], path
+    assert found == 4  # core, rpm, file and the component named with markup
+
+
+def test_upgrade_pace_on_each_component_page(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "components/core/index.html").read_text(encoding="utf-8")
+    ids = re.findall(r'<section class="pa-chart" id="([^"]+)"', page)
+    assert ids == ["chart-plugin-stats-core", "chart-upgrade-pace-core"]
+    # 3.21 is first seen on day 41 (2026-09-10) on 1 of 60 systems, one more each day: 6 of 60
+    # (10%) on day 46, 30 of 60 (50%) on day 70. 3.20 ran from the first day of the summaries.
+    assert decision_table(page, "pa-pace") == (
+        "core X.Y releases, newest first: days from first seen to 10% and 50% of core's systems",
+        ["release", "first seen", "days to 10%", "days to 50%", "share on 2026-11-27"],
+        [
+            ["3.21", "2026-09-10", "5", "29", "88.8%"],
+            ["3.20", "2026-07-31 or before", "before the summaries", "before the summaries",
+             "11.2%"],
+        ],
+    )  # fmt: skip
+    assert "3.20 already ran on 2026-07-31, the first day of the summaries" in page
+    curves = read_json(site / "data/upgrade_pace/core.json")
+    assert curves["labels"] == list(range(79))  # 2026-09-10 to 2026-11-27
+    assert [d["label"] for d in curves["datasets"]] == ["3.21"]  # 3.20 is older than the data
+    shares = curves["datasets"][0]["data"]
+    assert (shares[0], shares[4], shares[5], shares[28], shares[29]) == (1.7, 8.3, 10.0, 48.3, 50.0)
+    assert shares[-1] == 88.8 and curves["levels"] == [10, 50]
+    csv = (site / "data/upgrade_pace/core.csv").read_text(encoding="utf-8").splitlines()
+    assert csv[:3] == ["days since first seen,3.21", "0,1.7", "1,3.3"]
+    table = (site / "tables/upgrade_pace/core/index.html").read_text(encoding="utf-8")
+    rows = re.findall(r'<tr><th scope="row">(\d+)</th><td>([^<]*)</td></tr>', table)
+    assert rows[:2] == [("0", "1.7"), ("1", "3.3")] and len(rows) == 79  # first seen first
+    assert "<title>core upgrade pace: table - Pulp analytics</title>" in table
+    # rpm's only release ran from the first day: a table, and a chart saying why it is empty.
+    rpm = (site / "components/rpm/index.html").read_text(encoding="utf-8")
+    assert decision_table(rpm, "pa-pace")[2] == [
+        ["3.19", "2026-07-31 or before", "before the summaries", "before the summaries", "100.0%"]
+    ]
+    assert 'data-empty="No release of rpm was first seen after 2026-07-31' in rpm
+    assert read_json(site / "data/upgrade_pace/rpm.json") == {"labels": [], "datasets": []}
+
+
+def test_postgresql_minimum_view_follows_the_postgresql_chart(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "deployments/index.html").read_text(encoding="utf-8")
+    ids = re.findall(r'<section class="pa-chart" id="([^"]+)"', page)
+    assert ids[:2] == ["chart-postgresql-versions", "chart-postgresql-minimums"]
+    # Newest day: 2 unknown, 7 on 12.15, 51 on 13.4, 29 on 15.2: 87 known of 89.
+    assert "On 2026-11-27, 87 of 89 persistent systems reported a known PostgreSQL" in page
+    assert "2 did not say (unknown)" in page
+    assert decision_table(page, "pa-minimums") == (
+        "Systems below each candidate minimum on 2026-11-27",
+        ["minimum", "systems below", "share below"],
+        [["12", "0", "0.0%"], ["13", "7", "8.0%"], ["15", "58", "66.7%"]],
+    )
+    data = read_json(site / "data/postgresql_minimums.json")
+    assert [d["label"] for d in data["datasets"]] == ["below 12", "below 13", "below 15"]
+    assert len(data["labels"]) == 120 and data["labels"][-1] == "2026-11-27"
+    # The first day: 30 on 12.15, 28 on 13.4, none on 15.2, 58 known.
+    assert [d["data"][0] for d in data["datasets"]] == [0.0, 51.7, 100.0]
+    assert [d["data"][-1] for d in data["datasets"]] == [0.0, 8.0, 66.7]
+    table = (site / "tables/postgresql_minimums/index.html").read_text(encoding="utf-8")
+    assert '<tr><th scope="row">2026-11-27</th><td>0.0</td><td>8.0</td><td>66.7</td></tr>' in table
+
+
+def test_components_index_is_a_table_ranked_by_systems(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "components/index.html").read_text(encoding="utf-8")
+    caption, header, rows = decision_table(page, "pa-components")
+    assert caption == "Components by persistent systems running them on 2026-11-27: 4 components"
+    assert header == ["component", "systems", "share", "30-day mean", "30-day trend"]
+    # core: 74.5 a day over the newest 30 days, 60 over the 30 before. rpm runs on 20 to 24
+    # systems in turn (22 on average), file on 15, the component named with markup on 12.
+    assert rows == [
+        ["core", "89", "100.0%", "74.5", "+14.5 (+24.2%)"],
+        ["rpm", "24", "27.0%", "22.0", "+0.0 (+0.0%)"],
+        ["file", "15", "16.9%", "15.0", "+0.0 (+0.0%)"],
+        [XSS_NAME, "12", "13.5%", "12.0", "+0.0 (+0.0%)"],
+    ]
+    assert '<th scope="row"><a href="core/">core</a></th>' in page
+    # The filter box: labelled, controlling the table, with a live status; hidden until the
+    # script shows it, so that without JavaScript the page is the plain table.
+    assert '<div class="pa-filter" hidden><label for="pa-filter-components">' in page
+    assert 'aria-controls="pa-components"' in page
+    assert '<p class="pa-filter__count" role="status" aria-live="polite"></p>' in page
 
 
 def test_overview_headline(built: tuple[Path, Path]) -> None:

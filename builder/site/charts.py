@@ -41,7 +41,7 @@ TIME_SERIES = (
     "systems_over_time",
     "shares_over_time",
 )
-PERCENT_DIGITS = 2  # percentages in chart data: 12.34
+PERCENT_DIGITS = 1  # percentages in chart data: 12.3, rounded as the decision tables round
 T = TypeVar("T")
 
 

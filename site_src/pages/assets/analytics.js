@@ -277,9 +277,14 @@
     return value !== null && value !== undefined && value !== 0 && !Number.isNaN(value);
   }
 
-  function format(value, decimals) {
+  /** A value for people: up to `decimals` decimals, or exactly that many when `fixed`. */
+  function format(value, decimals, fixed) {
     if (value === null || value === undefined) return "n/a";
-    return value.toLocaleString("en", { maximumFractionDigits: decimals || 0 });
+    const digits = decimals || 0;
+    return value.toLocaleString("en", {
+      minimumFractionDigits: fixed ? digits : 0,
+      maximumFractionDigits: digits,
+    });
   }
 
   /** Each day's total over all series, and every series as a percentage of it. */
@@ -310,7 +315,7 @@
         ...title,
         label(item) {
           const label = spec.chart === "pie" ? item.label : item.dataset.label;
-          const count = format(countOf(item), spec.decimals);
+          const count = format(countOf(item), spec.decimals, spec.percent);
           if (figure.state.pct && spec.stacked) {
             return `${label}: ${format(item.parsed.y, 1)} % (${count})`;
           }
