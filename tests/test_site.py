@@ -14,7 +14,16 @@ import pytest
 
 from builder.metrics import METRICS, Chart, CountBy, Metric, metric
 from builder.site import charts
-from builder.site.pages import ROOT, Page, Settings, SiteError, build_site, plan_site, unique
+from builder.site.pages import (
+    ROOT,
+    Page,
+    Settings,
+    SiteError,
+    build_site,
+    plan_site,
+    render_page,
+    unique,
+)
 from builder.site.plugin import VENDOR
 from builder.summaries.summary import Summary, SummaryError, load_all, summary_path
 from tests.test_charts import BLANKS, HOSTILE, spreadsheet_cells
@@ -248,6 +257,31 @@ def test_a_component_page_opens_with_its_figures(built: tuple[Path, Path]) -> No
     assert (site / "api/v1/components/core.json").is_file()
     rpm = (site / "components/rpm/index.html").read_text(encoding="utf-8")
     assert decision_table(rpm, "pa-versions")[2] == [["3.19", "24", "100.0%", "100.0%"]]
+
+
+def test_a_component_nobody_runs_any_more_says_so() -> None:
+    days = [sample_day(n, 3) for n in range(3)]
+    for summary in days[:2]:  # deb ran on the first two days only
+        summary.metrics["xy_component"]["deb"] = {"3.1": 4, "3.0": 2}
+        summary.metrics["xyz_component"]["deb"] = {"3.1.0": 4, "3.0.1": 2}
+    plan = plan_site(days, Settings())
+    page = plan.page("components/deb/index.md")
+    assert page is not None
+    text = render_page(page, lambda src: src)
+    values = re.findall(r'<span class="pa-stat__value">([^<]*)</span>', text)
+    assert values == ["0", "0.0%", "4.0", "none", "none"]  # 6, 6 and 0 systems: 4 a day
+    assert decision_table(text, "pa-versions")[2] == [
+        ["No persistent system ran deb on 2026-11-27."]
+    ]
+    # Its releases ran from the first day; nobody runs deb now, so they have no share today.
+    assert decision_table(text, "pa-pace")[2] == [
+        ["3.1", "2026-11-25 or before", "before the summaries", "before the summaries", "n/a"],
+        ["3.0", "2026-11-25 or before", "before the summaries", "not yet", "n/a"],
+    ]
+    index = plan.page("components/index.md")
+    assert index is not None
+    rows = decision_table(render_page(index, lambda src: src), "pa-components")[2]
+    assert rows[-1] == ["deb", "0", "0.0%", "4.0", "n/a"]  # no summary in the 30 days before
 
 
 def test_every_versions_chart_has_a_count_percent_toggle(built: tuple[Path, Path]) -> None:

@@ -85,7 +85,8 @@
   function adoptionScales(colors) {
     const y = axis(colors, "share of the component's systems", { max: 100 });
     y.ticks.callback = percentTicks;
-    return { x: { ...axis(colors, "days since first seen"), type: "linear" }, y: y };
+    const x = axis(colors, "days since first seen", { type: "linear", bounds: "data" });
+    return { x: x, y: y };
   }
 
   function sinceFirstSeen(label) {
