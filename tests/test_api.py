@@ -254,18 +254,27 @@ def test_postgresql_numbers(built: tuple[list[dict[str, Any]], Path]) -> None:
     counts = newest["postgresql_version"]
     assert "0" not in counts  # 2 unknown systems: below prod's minimum, folded
     assert (pg["unknown_systems"], pg["other_systems"]) == (0, counts["(other)"]) == (0, 5)
-    assert pg["known_systems"] == counts["130004"] == newest["persistent_systems"] - 2
+    # On the newest day: 7 on 12.15, 51 on 13.4 and 29 on 15.2 (87 known), 2 unknown, 3 folded.
+    assert (counts["120015"], counts["130004"], counts["150002"]) == (7, 51, 29)
+    assert pg["known_systems"] == 87 == newest["persistent_systems"] - 2
     assert pg["versions"] == [
         {
-            "version": "13.4",
-            "server_version_num": 130004,
-            "systems": counts["130004"],
-            "share": 1.0,
-            "share_this_or_older": 1.0,
+            "version": version,
+            "server_version_num": number,
+            "systems": systems,
+            "share": round(systems / 87, 4),
+            "share_this_or_older": round(older / 87, 4),
         }
+        for version, number, systems, older in (
+            ("12.15", 120015, 7, 7),
+            ("13.4", 130004, 51, 58),
+            ("15.2", 150002, 29, 87),
+        )
     ]
     assert pg["minimums"] == [
-        {"minimum": "13", "server_version_num": 130000, "systems_below": 0, "share_below": 0.0}
+        {"minimum": "12", "server_version_num": 120000, "systems_below": 0, "share_below": 0.0},
+        {"minimum": "13", "server_version_num": 130000, "systems_below": 7, "share_below": 0.0805},
+        {"minimum": "15", "server_version_num": 150000, "systems_below": 58, "share_below": 0.6667},
     ]
 
 

@@ -128,12 +128,16 @@ def test_every_chart_is_drawn_with_data(watched: Watched) -> None:
             if chart["id"] in (
                 "chart-rbac-stats-domains",
                 "chart-rbac-stats-custom-access-policies",
+                "chart-upgrade-pace-rpm",  # rpm's only release is older than the summaries
             ):
                 assert chart["state"] == "empty", chart  # no system has any: "No data yet."
                 continue
             assert chart["state"] == "true", (path, chart)
             assert chart["sizes"] and all(chart["sizes"]), (path, chart)
             assert chart["inked"] > 5000, (path, chart)
+        if path == "components/rpm/":
+            message = page.inner_text("#chart-upgrade-pace-rpm .pa-message")
+            assert message.startswith("No release of rpm was first seen after 2026-07-31")
         if path == "":
             assert len(charts) == 5
             ARTIFACTS.mkdir(exist_ok=True)
@@ -188,10 +192,10 @@ def test_version_switch_and_csv_downloads_match_the_json(watched: Watched) -> No
 
 def test_markup_in_versions_stays_text(watched: Watched) -> None:
     page = watched.open("components/")
-    links = page.locator("ul.pa-links-list a").all_inner_texts()
-    assert links == ["core", "file", "rpm"]  # unreviewed names are published as "(other)"
+    links = page.locator("#pa-components a").all_inner_texts()
+    assert links == ["core", "rpm", "file"]  # unreviewed names are published as "(other)"
     assert XSS_NAME not in page.content()
-    page.click("ul.pa-links-list a >> text=core")
+    page.click("#pa-components a >> text=core")
     wait_drawn(page)
     page.click("button[data-view='1']")
     page.wait_for_selector(".pa-view[data-view='1']:not([hidden])")
@@ -215,7 +219,12 @@ def test_without_javascript_the_tables_carry_the_data(site: tuple[str, Any]) -> 
     assert not page.is_visible(".pa-canvas")  # no empty box where the chart would be
     page.click("#chart-postgresql-versions summary")
     rows = page.locator("#chart-postgresql-versions tbody tr").all_inner_texts()
-    assert [r.split() for r in rows] == [["13.4", "87"], ["other", "2"]]  # Unknown: 2 < 5
+    assert [r.split() for r in rows] == [
+        ["12.15", "7"],
+        ["13.4", "51"],
+        ["15.2", "29"],
+        ["other", "2"],  # 2 unknown: below prod's minimum of 5, published as "(other)"
+    ]
     page.click("#chart-deployment-stats-worker a:text('Whole table')")
     page.wait_for_url("**/tables/deployment_stats/worker/")
     rows = page.locator("table tbody tr").all_inner_texts()
@@ -319,6 +328,7 @@ def test_legend_and_values_work_from_the_keyboard(watched: Watched) -> None:
 def test_tooltips_sort_by_value_and_leave_out_zeros(watched: Watched) -> None:
     page = watched.open("components/core/")
     core = "chart-plugin-stats-core"
+    page.locator(f"#{core} canvas").scroll_into_view_if_needed()  # below the page's panel
     box = page.locator(f"#{core} canvas").bounding_box()
     assert box is not None
     for x in (0.1, 0.99):  # before 3.21 came out (it is 0 there), and the newest days
@@ -379,6 +389,157 @@ def test_dark_mode_follows_the_system_and_the_toggle(site: tuple[str, Any]) -> N
     context.close()
 
 
+def cells(page: Any, table: str) -> list[list[str]]:
+    """The text of every shown row of a table, cell by cell."""
+    return [
+        [c.strip() for c in row.locator("th, td").all_inner_texts()]
+        for row in page.locator(f"{table} tbody tr:visible").all()
+    ]
+
+
+def test_decision_views_are_tables_without_javascript(site: tuple[str, Any]) -> None:
+    base, browser = site
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base + "components/core/")
+    stats = page.locator(".pa-panel .pa-stat__value").all_inner_texts()
+    assert stats == ["89", "100.0%", "74.5", "3.21", "3.20"]
+    assert page.is_visible("#pa-versions")
+    assert cells(page, "#pa-versions") == [
+        ["3.21", "79", "88.8%", "100.0%"],
+        ["3.20", "10", "11.2%", "11.2%"],
+    ]
+    assert cells(page, "#pa-pace") == [
+        ["3.21", "2026-09-14", "1", "25", "88.8%"],  # published from 5 systems on (SPEC §8)
+        ["3.20", "2026-07-31 or before", "before the summaries", "before the summaries", "11.2%"],
+    ]
+    page.goto(base + "deployments/")
+    assert cells(page, "#pa-minimums") == [
+        ["12", "0", "0.0%"],
+        ["13", "7", "8.0%"],
+        ["15", "58", "66.7%"],
+    ]
+    page.click("#chart-postgresql-minimums summary")
+    newest = cells(page, "#chart-postgresql-minimums .pa-view table")[0]
+    assert newest == ["2026-11-27", "0.0", "8.0", "66.7"]
+    page.goto(base + "components/")
+    assert not page.is_visible(".pa-filter")  # a box that would do nothing is not shown
+    assert [r[0] for r in cells(page, "#pa-components")] == ["core", "rpm", "file"]
+    context.close()
+
+
+def test_component_panel_and_count_percent_toggle(watched: Watched) -> None:
+    page = watched.open("components/core/")
+    assert page.locator(".pa-panel .pa-stat__value").all_inner_texts()[:3] == [
+        "89",
+        "100.0%",
+        "74.5",
+    ]
+    assert cells(page, "#pa-versions")[0] == ["3.21", "79", "88.8%", "100.0%"]
+    core = "chart-plugin-stats-core"
+    readout = page.locator(f"#{core} .pa-readout")
+    page.click(f"#{core} button[data-pct='1']")
+    assert pressed(page, f"#{core} .pa-unit") == ["Percent"]
+    page.focus(f"#{core} canvas")
+    page.keyboard.press("End")
+    # The panel's shares, day by day: 79 and 10 of 89 on the newest day.
+    assert readout.inner_text() == "2026-11-27; 3.21: 88.8 % (79); 3.20: 11.2 % (10); total: 89"
+    # X.Y.Z: the same toggle, each X.Y.Z version's share (the markup version is 5 of 94).
+    page.click(f"#{core} button[data-view='1']")
+    page.wait_for_function(f"({CHART})('{core}').data.datasets.some((d) => d.label.endsWith('.0'))")
+    assert pressed(page, f"#{core} .pa-unit") == ["Percent"]
+    page.focus(f"#{core} canvas")
+    page.keyboard.press("End")
+    assert readout.inner_text() == (
+        f"2026-11-27; 3.21.0: 84 % (79); 3.20.0: 10.6 % (10); {XSS_VERSION}: 5.3 % (5); total: 94"
+    )
+    page.click(f"#{core} button[data-pct='0']")
+    assert chart_eval(page, core, "chart.options.scales.y.max") is None
+
+
+def test_postgresql_minimum_view(watched: Watched) -> None:
+    page = watched.open("deployments/")
+    chart = "chart-postgresql-minimums"
+    assert cells(page, "#pa-minimums")[1] == ["13", "7", "8.0%"]
+    labels = chart_eval(page, chart, "chart.data.datasets.map((d) => d.label)")
+    assert labels == ["below 12", "below 13", "below 15"]
+    assert chart_eval(page, chart, "chart.options.scales.y.max") == 100
+    page.focus(f"#{chart} canvas")
+    page.keyboard.press("End")
+    readout = page.locator(f"#{chart} .pa-readout")
+    # The newest day: the panel's figures; a line's 0 is a value and stays in the list.
+    assert readout.inner_text() == "2026-11-27; below 15: 66.7 %; below 13: 8.0 %; below 12: 0.0 %"
+    page.keyboard.press("Home")
+    assert (
+        readout.inner_text() == "2026-07-31; below 15: 100.0 %; below 13: 51.7 %; below 12: 0.0 %"
+    )
+    legend = page.locator(f"#{chart} .pa-legend li:visible").all_inner_texts()
+    assert legend == ["below 12", "below 13", "below 15"]
+    page.click(f"#{chart} button[data-range='30']")
+    assert page.evaluate(VISIBLE_POINTS, chart) == 30
+
+
+def test_upgrade_pace_view(watched: Watched) -> None:
+    page = watched.open("components/core/")
+    chart = "chart-upgrade-pace-core"
+    assert cells(page, "#pa-pace")[0] == ["3.21", "2026-09-14", "1", "25", "88.8%"]
+    assert chart_eval(page, chart, "chart.data.datasets.map((d) => d.label)") == ["3.21"]
+    assert chart_eval(page, chart, "chart.data.levels") == [10, 50]
+    assert chart_eval(page, chart, "chart.options.scales.x.type") == "linear"
+    canvas = page.locator(f"#{chart} canvas")
+    canvas.focus()
+    readout = page.locator(f"#{chart} .pa-readout")
+    page.keyboard.press("Home")
+    assert readout.inner_text() == "the day it was first seen; 3.21: 8.3 %"
+    page.keyboard.press("ArrowRight")
+    # The day the table says 3.21 reached 10 %, and the day it reached 50 %.
+    assert readout.inner_text() == "1 day after it was first seen; 3.21: 10.0 %"
+    for _ in range(24):
+        page.keyboard.press("ArrowRight")
+    assert readout.inner_text() == "25 days after it was first seen; 3.21: 50.0 %"
+    # The dotted lines at 10 % and 50 % are drawn: the canvas has ink on them.
+    ink = page.evaluate(
+        """(id) => {
+          const chart = window.Chart.getChart(document.querySelector(`#${id} canvas`));
+          const ctx = chart.canvas.getContext("2d");
+          const scale = chart.canvas.width / chart.width;
+          return chart.data.levels.map((level) => {
+            const y = Math.round(chart.scales.y.getPixelForValue(level) * scale);
+            const left = Math.round((chart.chartArea.left + 20) * scale);
+            const width = Math.round((chart.chartArea.width - 60) * scale);
+            const row = ctx.getImageData(left, y, width, 1).data;
+            let inked = 0;
+            for (let i = 3; i < row.length; i += 4) if (row[i] > 0) inked += 1;
+            return inked / (row.length / 4);
+          });
+        }""",
+        chart,
+    )
+    assert all(share > 0.3 for share in ink), ink
+
+
+def test_the_filter_box_filters_the_components(watched: Watched) -> None:
+    page = watched.open("components/")
+    box = page.get_by_label("Filter components by name")
+    status = page.locator(".pa-filter [role='status']")
+    assert page.is_visible(".pa-filter")
+    assert status.inner_text() == "3 of 3 components shown"
+    assert page.get_attribute(".pa-filter [role='status']", "aria-live") == "polite"
+    box.fill("PM")  # any case
+    assert [r[0] for r in cells(page, "#pa-components")] == ["rpm"]
+    assert status.inner_text() == "1 of 3 components shown"
+    box.fill("r")
+    assert [r[0] for r in cells(page, "#pa-components")] == ["core", "rpm"]
+    box.fill("nothing like it")
+    assert cells(page, "#pa-components") == [] and status.inner_text() == "0 of 3 components shown"
+    box.fill("")
+    assert len(cells(page, "#pa-components")) == 3
+    box.press_sequentially("fi")
+    assert [r[0] for r in cells(page, "#pa-components")] == ["file"]
+    caption = page.inner_text("#pa-components caption")
+    assert caption.endswith(": 3 components")  # the caption keeps the whole count
+
+
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # On a desktop and a phone, light and dark: a page of each kind, and one table page per kind
 # of chart (table pages share a template). Every other page: on a desktop, light.
@@ -393,6 +554,8 @@ AXE_PAGES = (
     "tables/deployment_stats/worker/",
     "tables/postgresql_versions/",
     "tables/demography/",
+    "tables/upgrade_pace/core/",
+    "tables/postgresql_minimums/",
 )
 SCHEMES = ("light", "dark")  # the system setting; Material follows it
 
@@ -431,7 +594,8 @@ def test_axe_finds_no_violation_on_any_page(site: tuple[str, Any], built: Path) 
 
 TARGETS = (
     "button:visible, .pa-data a:visible, .pa-source a:visible, .md-copyright a:visible, "
-    "summary:visible, label.md-header__button:visible"
+    "summary:visible, label.md-header__button:visible, .pa-filter input:visible, "
+    ".pa-tab--decision a:visible"
 )
 
 
@@ -442,11 +606,11 @@ def test_touch_targets_are_at_least_44px_on_a_phone(site: tuple[str, Any]) -> No
     )
     page = context.new_page()
     small = []
-    for path in ("", "components/core/", "tables/plugin_stats/core/"):
+    for path in ("", "components/", "components/core/", "tables/plugin_stats/core/"):
         page.goto(base + path)
         wait_drawn(page)
         targets = page.locator(TARGETS).all()
-        assert len(targets) >= (3 if "tables/" in path else 10), path
+        assert len(targets) >= (3 if "tables/" in path or path == "components/" else 10), path
         for target in targets:
             box = target.bounding_box()
             if box and (box["width"] < 44 or box["height"] < 44):

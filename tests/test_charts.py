@@ -543,6 +543,63 @@ def test_reading_tables_put_the_newest_day_first_with_totals() -> None:
     )
 
 
+def test_shares_over_time_are_percentages_per_day() -> None:
+    rows = [
+        (DAY - timedelta(days=1), [0.0, 0.25, 1.0]),
+        (DAY, [0.0, 7 / 87, None]),  # no share below 15 that day: null, not 0
+    ]
+    data = charts.shares_over_time(rows, ["below 12", "below 13", "below 15"])
+    assert data == {
+        "labels": ["2026-11-26", "2026-11-27"],
+        "datasets": [
+            {"label": "below 12", "data": [0.0, 0.0]},
+            {"label": "below 13", "data": [25.0, 8.0]},  # rounded as the tables round
+            {"label": "below 15", "data": [100.0, None]},
+        ],
+    }
+    assert charts.reading_table("shares_over_time", data) == charts.Table(
+        ["date", "below 12", "below 13", "below 15"],
+        [["2026-11-27", 0.0, 8.0, None], ["2026-11-26", 0.0, 25.0, 100.0]],
+    )
+    assert charts.csv_text(charts.table("shares_over_time", data)).splitlines() == [
+        "date,below 12,below 13,below 15",
+        "2026-11-26,0.0,25.0,100.0",
+        "2026-11-27,0.0,8.0,",
+    ]
+    assert charts.shares_over_time([], ["below 13"]) == {
+        "labels": [],
+        "datasets": [{"label": "below 13", "data": []}],
+    }
+    assert "shares_over_time" in charts.TIME_SERIES  # the range control, the history mark
+
+
+def test_shares_over_time_are_thinned_like_every_time_series() -> None:
+    rows = [(DAY - timedelta(days=n), [0.5]) for n in range(30, -1, -1)]
+    data = charts.shares_over_time(rows, ["below 13"], Limits(full_days=7))
+    assert len(data["labels"]) == len(charts.thin(rows, 7)) < 31
+    assert data["labels"][-7:] == [(DAY - timedelta(days=n)).isoformat() for n in range(6, -1, -1)]
+
+
+def test_adoption_curves_share_per_day_since_first_seen() -> None:
+    data = charts.adoption_curves(
+        [("3.22", [0.02, None, 0.1234]), ("3.21", [0.05, 0.5, 0.6, 0.9, 1.0])], (10, 50)
+    )
+    assert data == {
+        "labels": [0, 1, 2, 3, 4],
+        "datasets": [
+            {"label": "3.22", "data": [2.0, None, 12.3, None, None]},
+            {"label": "3.21", "data": [5.0, 50.0, 60.0, 90.0, 100.0]},
+        ],
+        "levels": [10, 50],
+    }
+    # Its table keeps the days in order: the day each release was first seen comes first.
+    assert charts.reading_table("adoption_curves", data) == charts.Table(
+        ["days since first seen", "3.22", "3.21"],
+        [[0, 2.0, 5.0], [1, None, 50.0], [2, 12.3, 60.0], [3, None, 90.0], [4, None, 100.0]],
+    )
+    assert charts.adoption_curves([], (10, 50)) == {"labels": [], "datasets": []}
+
+
 # Strings a hostile or careless client could put in a summary: each would start a formula in
 # some spreadsheet if written as is (issue: CR starts a row, ';' a cell in ';' locales).
 HOSTILE = (

@@ -1,5 +1,5 @@
-"""The decision figures on hand-made summaries: shares, windows, PostgreSQL minimums, upgrade
-pace and numbers for people. No MkDocs, no files."""
+"""The decision figures on hand-made summaries: shares, windows and trends, PostgreSQL minimums,
+upgrade pace and adoption curves, numbers and shares for people. No MkDocs, no files."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from packaging.version import Version
 from builder.site import decisions
 from builder.site.decisions import (
     FOLDED,
+    Curve,
     Minimum,
     Pace,
     PostgresqlVersion,
@@ -172,6 +173,46 @@ def test_window_means_of_nothing_are_null() -> None:
     assert decisions.window_mean(only_zero, "core", 7) == WindowMean(7, 1, 0.0, 0, None)
 
 
+def test_a_window_can_end_on_any_day() -> None:
+    history = [day(n) for n in range(30) if n != 16]
+    assert [s.date for s in decisions.window(history, 7, START + timedelta(days=20))] == [
+        START + timedelta(days=n) for n in (14, 15, 17, 18, 19, 20)
+    ]
+    assert decisions.window(history, 7, START - timedelta(days=1)) == []
+    assert decisions.window_mean(history, "core", 7, START + timedelta(days=20)).days == 6
+
+
+def test_trend_compares_the_newest_30_days_with_the_30_before() -> None:
+    # core runs on n systems on day n; day 50 and days 20..24 have no summary. The newest day
+    # is 69: the window is days 40..69, the one before it days 10..39.
+    history = [day(n, {"core": {"3.21": n}}) for n in range(70) if n != 50 and not 20 <= n < 25]
+    trend = decisions.trend(history, "core")
+    now = (sum(range(40, 70)) - 50) / 29
+    before = (sum(range(10, 40)) - sum(range(20, 25))) / 25
+    assert (trend.current.days, trend.previous.days) == (29, 25)
+    assert trend.current.mean_systems == pytest.approx(now)
+    assert trend.previous.mean_systems == pytest.approx(before)
+    assert trend.change == pytest.approx(now - before)
+    assert trend.relative == pytest.approx((now - before) / before)
+    assert decisions.trend(history, "core", 7).current.days == 7  # days 63..69
+
+
+def test_a_trend_needs_a_mean_before() -> None:
+    young = [day(n, {"core": {"3.21": 10}}) for n in range(10)]
+    assert decisions.trend(young, "core").previous == WindowMean(30, 0, None, 0, None)
+    assert (decisions.trend(young, "core").change, decisions.trend(young, "core").relative) == (
+        None,
+        None,
+    )
+    # A component nobody ran in the 30 days before: a change, but no relative change.
+    new = [day(n, {"core": {"3.21": 10}} if n >= 40 else {}) for n in range(70)]
+    trend = decisions.trend(new, "core")
+    assert (trend.previous.mean_systems, trend.change, trend.relative) == (0.0, 10.0, None)
+    nothing = decisions.trend([], "core")
+    assert nothing.current == nothing.previous == WindowMean(30, 0, None, 0, None)
+    assert nothing.change is None
+
+
 # -- upgrade pace -----------------------------------------------------------------------------
 
 
@@ -204,6 +245,42 @@ def test_a_release_first_seen_at_its_peak_reaches_both_shares_at_once() -> None:
     assert decisions.upgrade_pace(history, "core")[0] == Pace(
         "3.2", START + timedelta(days=5), {10: 0, 50: 0}, before_history=False
     )
+
+
+def test_adoption_curves_give_each_day_s_share_since_first_seen() -> None:
+    history = adoption_curve()
+    pace = decisions.upgrade_pace(history, "core")
+    curves = decisions.adoption_curves(history, "core", pace[:2], 365)
+    assert curves == [
+        Curve("3.3", START + timedelta(days=10), (0.02, None, 0.06)),
+        Curve(
+            "3.2",
+            START + timedelta(days=1),
+            # days 1 to 12; days 2, 5 to 8 and 11 have no summary; (other) is left out
+            (0.05, None, 0.12, 0.08, None, None, None, None, 0.45, 0.5, None, 0.64),
+        ),
+    ]
+    # The curve crosses 10 % and 50 % on the days the pace says.
+    shares = curves[1].shares
+    assert next(i for i, x in enumerate(shares) if x is not None and x >= 0.1) == 2
+    assert next(i for i, x in enumerate(shares) if x is not None and x >= 0.5) == 9
+    # At most ``days`` days after first seen.
+    short = decisions.adoption_curves(history, "core", pace[1:2], 3)
+    assert short[0].shares == (0.05, None, 0.12, 0.08)
+
+
+def test_adoption_curves_without_the_component_have_no_share() -> None:
+    history = [
+        day(0, {"core": {"3.1": 4}}),
+        day(1, {"rpm": {"3.19": 5}}),  # a summary without core: no share that day
+        day(2, {"core": {"3.1": 1, "3.2": 3}}),
+    ]
+    pace = decisions.upgrade_pace(history, "core")
+    assert decisions.adoption_curves(history, "core", pace, 30) == [
+        Curve("3.2", START + timedelta(days=2), (0.75,)),
+        Curve("3.1", START, (1.0, None, 0.25)),
+    ]
+    assert decisions.adoption_curves([], "core", pace, 30) == []
 
 
 def test_upgrade_pace_of_nothing() -> None:
@@ -307,6 +384,25 @@ def test_share_below_each_minimum_over_time() -> None:
 )
 def test_people_rounding(number: float, text: str) -> None:
     assert people(number) == text
+
+
+@pytest.mark.parametrize(
+    ("share", "text"),
+    [
+        (None, "n/a"),
+        (0, "0.0%"),
+        (0.0004, "<0.1%"),  # one decimal would say nobody
+        (0.0005, "0.1%"),
+        (7 / 87, "8.0%"),
+        (1 / 3, "33.3%"),
+        (0.5, "50.0%"),
+        (0.9994, "99.9%"),
+        (0.9995, ">99.9%"),  # one decimal would say everybody
+        (1.0, "100.0%"),
+    ],
+)
+def test_shares_for_people(share: float | None, text: str) -> None:
+    assert decisions.percent(share) == text
 
 
 @pytest.mark.parametrize("bad", [-1, float("nan"), float("inf")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -15,7 +16,16 @@ from builder import components
 from builder.components import Component
 from builder.metrics import METRICS, Chart, CountBy, Metric, metric
 from builder.site import charts
-from builder.site.pages import ROOT, Page, Settings, SiteError, build_site, plan_site, unique
+from builder.site.pages import (
+    ROOT,
+    Page,
+    Settings,
+    SiteError,
+    build_site,
+    plan_site,
+    render_page,
+    unique,
+)
 from builder.site.plugin import VENDOR
 from builder.summaries.publish import DEFAULT_MIN_COUNT, publishable
 from builder.summaries.summary import Summary, SummaryError, load_all, summary_path
@@ -30,7 +40,9 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
     """Day ``n`` of a made-up history as counted: core 3.20 fading as 3.21 comes (day 40), rpm,
     file, a component whose name is markup and one tiny component (neither reviewed, so both
-    are published under "(other)"), a version that is markup (on odd days)."""
+    are published under "(other)"), a version that is markup (on odd days). PostgreSQL: 2
+    systems unknown (published under "(other)"), 12.15 fading from 30 systems, 15.2 growing
+    from 0, the rest on 13.4 (on the newest day: 7, 29 and 51 of 87 known)."""
     when = NEWEST - timedelta(days=days - 1 - n)
     new = max(0, n - 40)
     core = {"3.20": 60 - min(new, 50), **({"3.21": new} if new else {})}
@@ -53,6 +65,8 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
         "tiny_private": {"0.1.0": 3},
     }
     persistent = sum(core.values())
+    pg12, pg15 = 30 - n // 5, n // 4
+    postgresql = {"0": 2, "120015": pg12, "130004": persistent - 2 - pg12 - pg15, "150002": pg15}
     return Summary(
         date=when,
         deployment=deployment,
@@ -62,7 +76,7 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
         metrics={
             "xy_component": xy,
             "xyz_component": xyz,
-            "postgresql_version": {"0": 2, "130004": persistent - 2},
+            "postgresql_version": {k: v for k, v in postgresql.items() if v},
             "online_workers": {"processes__avg": 2.0 + n % 3, "hosts__avg": 1.0},
             "online_content_apps": {"processes__avg": 2.5, "hosts__avg": None},
             "rbac_stats": {
@@ -117,8 +131,8 @@ def test_data_files_hold_the_transforms_output(built: tuple[Path, Path]) -> None
     assert (
         read_json(site / "data/postgresql_versions.json")
         == {
-            "labels": ["13.4", "other"],  # "Unknown" on 2 systems is below prod's 5
-            "datasets": [{"data": [87, 2]}],
+            "labels": ["12.15", "13.4", "15.2", "other"],  # "Unknown" on 2 is below prod's 5
+            "datasets": [{"data": [7, 51, 29, 2]}],
         }
         == charts.newest_pie(pg, labels="postgresql")
     )
@@ -147,6 +161,8 @@ def test_every_chart_file_listed_in_spec_exists_with_its_csv(built: tuple[Path, 
             for m in ("users", "groups", "domains", "custom_access_policies", "custom_roles")
         ),
         *(f"plugin_stats/{c}{z}" for c in ("core", "rpm", "file") for z in ("", ".z_stream")),
+        "postgresql_minimums",
+        *(f"upgrade_pace/{c}" for c in ("core", "rpm", "file")),
     }
     found = {
         str(p.relative_to(site / "data").with_suffix("")) for p in (site / "data").rglob("*.json")
@@ -166,7 +182,7 @@ def test_every_chart_has_a_short_table_and_links(built: tuple[Path, Path]) -> No
     _, site = built
     page = (site / "components/core/index.html").read_text(encoding="utf-8")
     sections = re.findall(r'<section class="pa-chart".*?</section>', page, re.S)
-    assert len(sections) == 1  # X.Y with its X.Y.Z switch
+    assert len(sections) == 2  # X.Y with its X.Y.Z switch, and the upgrade pace
     section = sections[0]
     assert section.count("<details>") == 2 and section.count("<table ") == 2
     assert 'href="../../data/plugin_stats/core.json"' in section
@@ -183,7 +199,8 @@ def test_every_chart_has_a_short_table_and_links(built: tuple[Path, Path]) -> No
         figures = text.count('<section class="pa-chart"')
         assert text.count('<div class="pa-view"') >= figures
         if figures or "/tables/" in str(path):  # hand-written pages (the API page) have their own
-            assert text.count("<table ") == text.count('<div class="pa-view"') + (
+            decision = text.count("pa-tab--decision")  # tables of figures (panels), not of data
+            assert text.count("<table ") - decision == text.count('<div class="pa-view"') + (
                 "/tables/" in str(path)
             )
 
@@ -209,6 +226,176 @@ def test_every_view_has_its_whole_table_on_a_page_of_its_own(built: tuple[Path, 
     assert not list((site / "tables/plugin_stats").glob("x-*"))
     nav = (site / "index.html").read_text(encoding="utf-8")
     assert "tables/" not in "".join(re.findall(r'<nav class="md-nav.*?</nav>', nav, re.S))
+
+
+def decision_table(page: str, table_id: str) -> tuple[str, list[str], list[list[str]]]:
+    """A table of figures (a decision view) of a page: its caption, header and rows as text."""
+    found = re.search(f'<table class="pa-tab pa-tab--decision" id="{table_id}">(.*?)</table>', page)
+    assert found, table_id
+    text = lambda cell: html.unescape(re.sub(r"<[^>]+>", "", cell))  # noqa: E731
+    caption = re.search(r"<caption[^>]*>(.*?)</caption>", found.group(1))
+    head, body = found.group(1).split("</thead>")
+    header = [text(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", head)]
+    rows = [
+        [text(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]
+    return text(caption.group(1) if caption else ""), header, rows
+
+
+def test_a_component_page_opens_with_its_figures(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "components/core/index.html").read_text(encoding="utf-8")
+    panel = page.index('<section class="pa-panel"')
+    assert panel < page.index('<section class="pa-chart"')  # before every chart
+    assert "In use on 2026-11-27</h2>" in page
+    values = re.findall(r'<span class="pa-stat__value">([^<]*)</span>', page)
+    labels = re.findall(r'<span class="pa-stat__label">([^<]*)</span>', page)
+    # Newest day: 3.21 on 79 and 3.20 on 10 of 89 persistent systems, all running core. The
+    # 30 days to 2026-11-27 (days 90 to 119) had 60, 61, ... 89 systems: a mean of 74.5.
+    assert list(zip(values, labels, strict=True)) == [
+        ("89", "persistent systems"),
+        ("100.0%", "of all persistent systems"),
+        ("74.5", "30-day mean"),
+        ("3.21", "newest version in use"),
+        ("3.20", "oldest version in use"),
+    ]
+    assert "X.Y.Z: 3.20.0" in page
+    assert decision_table(page, "pa-versions") == (
+        "core X.Y versions on 2026-11-27, newest first",
+        ["version", "systems", "share", "this version or older"],
+        [["3.21", "79", "88.8%", "100.0%"], ["3.20", "10", "11.2%", "11.2%"]],
+    )
+    link = re.search(r'The same figures as JSON: <a href="([^"]+)"', page)
+    assert link and link.group(1) == "../../api/v1/components/core.json"
+    assert (site / "api/v1/components/core.json").is_file()
+    rpm = (site / "components/rpm/index.html").read_text(encoding="utf-8")
+    assert decision_table(rpm, "pa-versions")[2] == [["3.19", "24", "100.0%", "100.0%"]]
+
+
+def test_a_component_nobody_runs_any_more_says_so() -> None:
+    days = [sample_day(n, 3) for n in range(3)]
+    for summary in days[:2]:  # deb ran on the first two days only
+        summary.metrics["xy_component"]["deb"] = {"3.1": 4, "3.0": 2}
+        summary.metrics["xyz_component"]["deb"] = {"3.1.0": 4, "3.0.1": 2}
+    plan = plan_site(days, Settings())
+    page = plan.page("components/deb/index.md")
+    assert page is not None
+    text = render_page(page, lambda src: src)
+    values = re.findall(r'<span class="pa-stat__value">([^<]*)</span>', text)
+    assert values == ["0", "0.0%", "4.0", "none", "none"]  # 6, 6 and 0 systems: 4 a day
+    assert decision_table(text, "pa-versions")[2] == [
+        ["No persistent system ran deb on 2026-11-27."]
+    ]
+    # Its releases ran from the first day; nobody runs deb now, so they have no share today.
+    assert decision_table(text, "pa-pace")[2] == [
+        ["3.1", "2026-11-25 or before", "before the summaries", "before the summaries", "n/a"],
+        ["3.0", "2026-11-25 or before", "before the summaries", "not yet", "n/a"],
+    ]
+    index = plan.page("components/index.md")
+    assert index is not None
+    rows = decision_table(render_page(index, lambda src: src), "pa-components")[2]
+    assert rows[-1] == ["deb", "0", "0.0%", "4.0", "n/a"]  # no summary in the 30 days before
+
+
+def test_every_versions_chart_has_a_count_percent_toggle(built: tuple[Path, Path]) -> None:
+    _, site = built
+    found = 0
+    for path in (site / "components").glob("*/index.html"):
+        text = path.read_text(encoding="utf-8")
+        for section in re.findall(r'<section class="pa-chart".*?</section>', text, re.S):
+            if 'data-kind="versions_over_time"' in section:
+                found += 1
+                views = re.findall(r'data-view="(\d)" aria-pressed="\w+">([^<]*)</button>', section)
+                assert views == [("0", "X.Y"), ("1", "X.Y.Z")], path
+                units = re.findall(r'data-pct="(\d)" aria-pressed="\w+">(\w+)</button>', section)
+                assert units == [("0", "Count"), ("1", "Percent")], path
+    assert found == 3  # core, rpm and file (the component named with markup is not reviewed)
+
+
+def test_upgrade_pace_on_each_component_page(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "components/core/index.html").read_text(encoding="utf-8")
+    ids = re.findall(r'<section class="pa-chart" id="([^"]+)"', page)
+    assert ids == ["chart-plugin-stats-core", "chart-upgrade-pace-core"]
+    # 3.21 runs from day 41 on 1 of 60 systems, one more each day, but prod publishes it only
+    # from 5 systems (SPEC §8): first seen on day 45 (2026-09-14) on 5 of 60, 6 of 60 (10%) on
+    # day 46, 30 of 60 (50%) on day 70. 3.20 ran from the first day of the summaries.
+    assert decision_table(page, "pa-pace") == (
+        "core X.Y releases, newest first: days from first seen to 10% and 50% of core's systems",
+        ["release", "first seen", "days to 10%", "days to 50%", "share on 2026-11-27"],
+        [
+            ["3.21", "2026-09-14", "1", "25", "88.8%"],
+            ["3.20", "2026-07-31 or before", "before the summaries", "before the summaries",
+             "11.2%"],
+        ],
+    )  # fmt: skip
+    assert "3.20 already ran on 2026-07-31, the first day of the summaries" in page
+    curves = read_json(site / "data/upgrade_pace/core.json")
+    assert curves["labels"] == list(range(75))  # 2026-09-14 to 2026-11-27
+    assert [d["label"] for d in curves["datasets"]] == ["3.21"]  # 3.20 is older than the data
+    shares = curves["datasets"][0]["data"]
+    assert (shares[0], shares[1], shares[24], shares[25]) == (8.3, 10.0, 48.3, 50.0)
+    assert shares[-1] == 88.8 and curves["levels"] == [10, 50]
+    csv = (site / "data/upgrade_pace/core.csv").read_text(encoding="utf-8").splitlines()
+    assert csv[:3] == ["days since first seen,3.21", "0,8.3", "1,10.0"]
+    table = (site / "tables/upgrade_pace/core/index.html").read_text(encoding="utf-8")
+    rows = re.findall(r'<tr><th scope="row">(\d+)</th><td>([^<]*)</td></tr>', table)
+    assert rows[:2] == [("0", "8.3"), ("1", "10.0")] and len(rows) == 75  # first seen first
+    assert "<title>core upgrade pace: table - Pulp analytics</title>" in table
+    # rpm's only release ran from the first day: a table, and a chart saying why it is empty.
+    rpm = (site / "components/rpm/index.html").read_text(encoding="utf-8")
+    assert decision_table(rpm, "pa-pace")[2] == [
+        ["3.19", "2026-07-31 or before", "before the summaries", "before the summaries", "100.0%"]
+    ]
+    assert 'data-empty="No release of rpm was first seen after 2026-07-31' in rpm
+    assert read_json(site / "data/upgrade_pace/rpm.json") == {"labels": [], "datasets": []}
+
+
+def test_postgresql_minimum_view_follows_the_postgresql_chart(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "deployments/index.html").read_text(encoding="utf-8")
+    ids = re.findall(r'<section class="pa-chart" id="([^"]+)"', page)
+    assert ids[:2] == ["chart-postgresql-versions", "chart-postgresql-minimums"]
+    # Newest day: 2 unknown (fewer than 5: published as "(other)"), 7 on 12.15, 51 on 13.4, 29
+    # on 15.2: 87 known of 89.
+    assert "On 2026-11-27, 87 of 89 persistent systems reported a known PostgreSQL" in page
+    assert "; 2 run a version too rare to publish or did not say (other)." in page
+    assert decision_table(page, "pa-minimums") == (
+        "Systems below each candidate minimum on 2026-11-27",
+        ["minimum", "systems below", "share below"],
+        [["12", "0", "0.0%"], ["13", "7", "8.0%"], ["15", "58", "66.7%"]],
+    )
+    data = read_json(site / "data/postgresql_minimums.json")
+    assert [d["label"] for d in data["datasets"]] == ["below 12", "below 13", "below 15"]
+    assert len(data["labels"]) == 120 and data["labels"][-1] == "2026-11-27"
+    # The first day: 30 on 12.15, 28 on 13.4, none on 15.2, 58 known.
+    assert [d["data"][0] for d in data["datasets"]] == [0.0, 51.7, 100.0]
+    assert [d["data"][-1] for d in data["datasets"]] == [0.0, 8.0, 66.7]
+    table = (site / "tables/postgresql_minimums/index.html").read_text(encoding="utf-8")
+    assert '<tr><th scope="row">2026-11-27</th><td>0.0</td><td>8.0</td><td>66.7</td></tr>' in table
+
+
+def test_components_index_is_a_table_ranked_by_systems(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "components/index.html").read_text(encoding="utf-8")
+    caption, header, rows = decision_table(page, "pa-components")
+    assert caption == "Components by persistent systems running them on 2026-11-27: 3 components"
+    assert header == ["component", "systems", "share", "30-day mean", "30-day trend"]
+    # core: 74.5 a day over the newest 30 days, 60 over the 30 before. rpm runs on 20 to 24
+    # systems in turn (22 on average), file on 15; the component named with markup is not
+    # reviewed, so it is published under "(other)", which is no component of the index.
+    assert rows == [
+        ["core", "89", "100.0%", "74.5", "+14.5 (+24.2%)"],
+        ["rpm", "24", "27.0%", "22.0", "+0.0 (+0.0%)"],
+        ["file", "15", "16.9%", "15.0", "+0.0 (+0.0%)"],
+    ]
+    assert '<th scope="row"><a href="core/">core</a></th>' in page
+    # The filter box: labelled, controlling the table, with a live status; hidden until the
+    # script shows it, so that without JavaScript the page is the plain table.
+    assert '<div class="pa-filter" hidden><label for="pa-filter-components">' in page
+    assert 'aria-controls="pa-components"' in page
+    assert '<p class="pa-filter__count" role="status" aria-live="polite"></p>' in page
 
 
 def test_overview_headline(built: tuple[Path, Path]) -> None:
@@ -411,9 +598,11 @@ def test_a_component_named_index_gets_its_own_page(
         path.write_text(summary.to_json(), encoding="utf-8")
     build_site(summaries, "prod", tmp_path / "site", revision=REVISION)
     listing = (tmp_path / "site/components/index.html").read_text(encoding="utf-8")
-    links = re.findall(r'<ul class="pa-links-list">(.*?)</ul>', listing)[0]
-    assert '<a href="index/">index</a> <span class="pa-note">11 systems on 2026-11-27' in links
-    assert '<a href="core/">core</a>' in links
+    table = re.findall(
+        r'<table class="pa-tab pa-tab--decision" id="pa-components">(.*?)</table>', listing
+    )[0]
+    assert '<tr><th scope="row"><a href="index/">index</a></th><td>11</td>' in table
+    assert '<a href="core/">core</a>' in table
     own = (tmp_path / "site/components/index/index.html").read_text(encoding="utf-8")
     assert 'data-src="../../data/plugin_stats/index.json"' in own
     data = read_json(tmp_path / "site/data/plugin_stats/index.json")

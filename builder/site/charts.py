@@ -35,7 +35,14 @@ Day = tuple[date, Counts]
 MeanDay = tuple[date, Mapping[str, float | None]]
 
 OTHER = "other"
-TIME_SERIES = ("versions_over_time", "buckets_over_time", "means_over_time", "systems_over_time")
+TIME_SERIES = (
+    "versions_over_time",
+    "buckets_over_time",
+    "means_over_time",
+    "systems_over_time",
+    "shares_over_time",
+)
+PERCENT_DIGITS = 1  # percentages in chart data: 12.3, rounded as the decision tables round
 T = TypeVar("T")
 
 
@@ -473,6 +480,49 @@ def systems_over_time(summaries: Sequence[Summary], limits: Limits = Limits()) -
     }
 
 
+def as_percent(share: float | None) -> float | None:
+    """A share (0..1) as a percentage with :data:`PERCENT_DIGITS` decimals; None stays None."""
+    return None if share is None else round(share * 100, PERCENT_DIGITS)
+
+
+def shares_over_time(
+    rows: Sequence[tuple[date, Sequence[float | None]]],
+    labels: Sequence[str],
+    limits: Limits = Limits(),
+) -> ChartData:
+    """One line per label of percentages per day (PostgreSQL minimums: the share below each).
+
+    ``rows`` holds each day's shares (0..1, or None for no share), one per label in order;
+    the data holds them as percentages, null where there is no share.
+    """
+    days = thin(rows, limits.full_days)
+    datasets = [
+        {"label": label, "data": [as_percent(shares[i]) for _, shares in days]}
+        for i, label in enumerate(labels)
+    ]
+    return {"labels": [day.isoformat() for day, _ in days], "datasets": datasets}
+
+
+def adoption_curves(
+    curves: Sequence[tuple[str, Sequence[float | None]]], levels: Sequence[int] = ()
+) -> ChartData:
+    """The share of systems on each release per day since it was first seen, as percentages.
+
+    ``curves`` are (release, shares from the day it was first seen on); labels are the days
+    since first seen (0, 1, 2, ...) up to the longest curve, shorter curves padded with null.
+    ``levels`` (percentages, such as 10 and 50) are a top-level list beside the datasets that
+    the chart draws as lines across.
+    """
+    if not curves:
+        return {"labels": [], "datasets": []}
+    length = max(len(shares) for _, shares in curves)
+    datasets = [
+        {"label": release, "data": [*map(as_percent, shares), *[None] * (length - len(shares))]}
+        for release, shares in curves
+    ]
+    return {"labels": list(range(length)), "datasets": datasets, "levels": list(levels)}
+
+
 # -- marks on time charts ------------------------------------------------------------------
 
 HISTORY_LABEL = "imported history ends"
@@ -579,6 +629,10 @@ class Table:
     total_column: bool = False  # the last column is each row's total
 
 
+FIRST_COLUMN = {"adoption_curves": "days since first seen"}  # otherwise "date"
+ASCENDING = ("adoption_curves",)  # reading tables that keep the data's order
+
+
 def table(kind: str, data: ChartData, key_title: str = "value") -> Table:
     """The rows of a chart in the data's order: per day (time series), per age or per slice.
 
@@ -598,7 +652,7 @@ def table(kind: str, data: ChartData, key_title: str = "value") -> Table:
         return Table(
             [key_title, "systems"], [[k, v] for k, v in zip(data["labels"], values, strict=True)]
         )
-    header = ["date", *(d["label"] for d in datasets)]
+    header = [FIRST_COLUMN.get(kind, "date"), *(d["label"] for d in datasets)]
     columns = [d["data"] for d in datasets]
     return Table(
         header, [[label, *(c[i] for c in columns)] for i, label in enumerate(data["labels"])]
@@ -607,12 +661,13 @@ def table(kind: str, data: ChartData, key_title: str = "value") -> Table:
 
 def reading_table(kind: str, data: ChartData, key_title: str = "value") -> Table:
     """The table people read: newest day (youngest age) first, a total column for stacked
-    charts, and a total row under a pie's slices."""
+    charts, and a total row under a pie's slices. Adoption curves keep their order: the day a
+    release was first seen first."""
     tab = table(kind, data, key_title)
     if kind == "newest_pie":
         total = sum(row[1] for row in tab.rows if isinstance(row[1], int))
         return Table(tab.header, tab.rows, ["total", total] if tab.rows else None)
-    rows = tab.rows[::-1]
+    rows = tab.rows if kind in ASCENDING else tab.rows[::-1]
     if kind in STACKED:
         totals = [[*row, row_total(row[1:])] for row in rows]
         return Table([*tab.header, "total"], totals, total_column=True)

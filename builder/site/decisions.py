@@ -1,10 +1,11 @@
 """The figures the maintainers decide with, computed from daily summaries.
 
-Shares of components and versions, window means, "this version or older", the share of systems
-a PostgreSQL minimum would leave behind, how fast a release is taken up, and a number rounded
-for people. The public JSON API (``builder.site.api``) and the site's decision views are both
-built on these functions, so a figure is computed in one place only. Nothing here knows about
-MkDocs or files.
+Shares of components and versions, window means and their trend, "this version or older", the
+share of systems a PostgreSQL minimum would leave behind, how fast a release is taken up (and
+its adoption curve), and numbers and shares rounded for people. The public JSON API
+(``builder.site.api``) and the site's decision views (``builder.site.panels`` and the charts
+beside them) are both built on these functions, so a figure is computed in one place only.
+Nothing here knows about MkDocs or files.
 
 Conventions, the same for every function:
 
@@ -34,6 +35,7 @@ XYZ = "xyz_component"
 POSTGRESQL = "postgresql_version"
 FOLDED = "(other)"
 WINDOWS = (7, 30, 90, 365)  # days of the window means
+TREND_WINDOW = 30  # days of the mean whose change the components index shows
 PACE_PERCENTS = (10, 50)  # the shares of upgrade pace, in percent
 UNKNOWN_POSTGRESQL = 0  # server_version_num 0: the client did not know its PostgreSQL
 
@@ -103,22 +105,28 @@ class WindowMean:
     mean_share: float | None
 
 
-def window(summaries: Sequence[Summary], length: int) -> list[Summary]:
-    """The summaries of the ``length`` days ending on the newest day (both ends included)."""
+def window(summaries: Sequence[Summary], length: int, end: date | None = None) -> list[Summary]:
+    """The summaries of the ``length`` days ending on ``end`` (both ends included); ``end``
+    defaults to the newest day."""
     if not summaries:
         return []
-    start = summaries[-1].date - timedelta(days=length - 1)
+    last = summaries[-1].date if end is None else end
+    start = last - timedelta(days=length - 1)
     out = []
     for summary in reversed(summaries):
         if summary.date < start:
             break
-        out.append(summary)
+        if summary.date <= last:
+            out.append(summary)
     return out[::-1]
 
 
-def window_mean(summaries: Sequence[Summary], name: str, length: int) -> WindowMean:
-    """Mean systems and mean share of component ``name`` over one window; see WindowMean."""
-    days = [usage(s, name) for s in window(summaries, length)]
+def window_mean(
+    summaries: Sequence[Summary], name: str, length: int, end: date | None = None
+) -> WindowMean:
+    """Mean systems and mean share of component ``name`` over the ``length`` days ending on
+    ``end`` (the newest day by default); see WindowMean."""
+    days = [usage(s, name) for s in window(summaries, length, end)]
     shares = [u.share for u in days if u.share is not None]
     return WindowMean(
         length=length,
@@ -134,6 +142,40 @@ def window_means(
 ) -> list[WindowMean]:
     """:func:`window_mean` for each window length, in the order given."""
     return [window_mean(summaries, name, length) for length in lengths]
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A window mean against the same window just before it: is a component gaining systems?
+
+    ``previous`` covers the ``length`` days before ``current`` began. ``change`` is the
+    difference of their mean systems and ``relative`` that difference over the previous mean;
+    both are None when a window has no summary (no mean to compare), and ``relative`` also
+    when the previous mean is 0.
+    """
+
+    current: WindowMean
+    previous: WindowMean
+
+    @property
+    def change(self) -> float | None:
+        now, before = self.current.mean_systems, self.previous.mean_systems
+        return None if now is None or before is None else now - before
+
+    @property
+    def relative(self) -> float | None:
+        change, before = self.change, self.previous.mean_systems
+        return None if change is None or before is None else ratio(change, before)
+
+
+def trend(summaries: Sequence[Summary], name: str, length: int = TREND_WINDOW) -> Trend:
+    """Component ``name``'s mean over the newest ``length`` days and over the ``length`` days
+    before them; see Trend."""
+    current = window_mean(summaries, name, length)
+    if not summaries:
+        return Trend(current, current)
+    end = summaries[-1].date - timedelta(days=length)
+    return Trend(current, window_mean(summaries, name, length, end))
 
 
 # -- versions -------------------------------------------------------------------------------
@@ -351,6 +393,44 @@ def days_between(start: date, end: date | None) -> int | None:
     return None if end is None else (end - start).days
 
 
+@dataclass(frozen=True)
+class Curve:
+    """How one X.Y release was taken up: its share of the component's systems on each day
+    from the day it was first seen (``shares[0]``) on; None on a day without a summary, or on
+    which no system of the component had a listed version."""
+
+    version: str
+    first_seen: date
+    shares: tuple[float | None, ...]
+
+
+def adoption_curves(
+    summaries: Sequence[Summary], name: str, releases: Sequence[Pace], days: int
+) -> list[Curve]:
+    """The adoption curve of each of ``releases`` (from :func:`upgrade_pace`), in their order,
+    over at most ``days`` days after it was first seen and up to the newest day.
+
+    Shares are those of :func:`upgrade_pace`: of the component's systems whose version is
+    listed, so a curve crosses 10 % and 50 % on the days its pace says.
+    """
+    if not summaries:
+        return []
+    listed: dict[date, tuple[Counts, int]] = {}
+    for summary in summaries:
+        own = {v: n for v, n in component_counts(summary, name).items() if v != FOLDED}
+        listed[summary.date] = (own, sum(own.values()))
+    newest = summaries[-1].date
+    curves = []
+    for release in releases:
+        length = min(days, (newest - release.first_seen).days) + 1
+        shares = []
+        for offset in range(length):
+            counts, total = listed.get(release.first_seen + timedelta(days=offset), ({}, 0))
+            shares.append(ratio(counts.get(release.version, 0), total))
+        curves.append(Curve(release.version, release.first_seen, tuple(shares)))
+    return curves
+
+
 # -- numbers for people ---------------------------------------------------------------------
 
 SUFFIXES = ((Decimal(1000), "k"), (Decimal(1000000), "M"), (Decimal(1000000000), "G"))
@@ -378,3 +458,19 @@ def people(number: float) -> str:
         if shown < 1000:
             break
     return text
+
+
+def percent(share: float | None) -> str:
+    """A share for people, with one decimal: "12.3%"; "n/a" for no share.
+
+    A share that is neither 0 nor 1 never reads as either: "<0.1%" and ">99.9%" where one
+    decimal would round it to "0.0%" or "100.0%" (a minimum that leaves 3 systems of 10,000
+    behind does leave some).
+    """
+    if share is None:
+        return "n/a"
+    if 0 < share < 0.0005:
+        return "<0.1%"
+    if 0.9995 <= share < 1:
+        return ">99.9%"
+    return f"{share * 100:.1f}%"

@@ -7,6 +7,10 @@ of its own holding its whole table (``tables/<data path>/``), so that chart page
 :func:`render_page` is the HTML the MkDocs plugin (``builder.site.plugin``) puts into a page.
 :func:`build_site` runs MkDocs for one deployment.
 
+Beside the charts of the metrics, the decision views (``builder.site.panels``, figures from
+``builder.site.decisions``): a panel opening each component page, its upgrade pace, the
+PostgreSQL minimums after the PostgreSQL chart, and the components index as a ranked table.
+
 Every string that can come from a client (component names, versions) is escaped here, and
 never used in a page title, a file name or a URL: components whose name is not a plain
 ``[a-z0-9_]`` word get a neutral slug.
@@ -25,8 +29,17 @@ from typing import Any
 from builder.components import OTHER
 from builder.components import names as reviewed_names
 from builder.metrics import METRICS, Chart, CountEach, Metric, Versions
-from builder.site import charts
+from builder.site import charts, decisions
 from builder.site.charts import ChartData, ChartError, Limits
+from builder.site.panels import (
+    ComponentPanel,
+    ComponentsTable,
+    MinimumsPanel,
+    PacePanel,
+    Panel,
+    mean_text,
+    stat_html,
+)
 from builder.summaries.gitcommit import head_revision
 from builder.summaries.summary import DEPLOYMENTS, Summary
 
@@ -46,6 +59,9 @@ OVERVIEW = (
     DEMOGRAPHY,
     "postgresql_versions.json",
 )
+MINIMUMS = "postgresql_minimums.json"
+ADOPTION_DAYS = 365  # an adoption curve's days after the release was first seen
+API_COMPONENT = "api/v1/components/{}.json"  # builder.site.api.component_file, from the root
 RANGES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All"))
 UNITS = (("0", "Count"), ("1", "Percent"))
 MINUS = "\u2212"
@@ -118,6 +134,8 @@ class Figure:
     description: str
     views: tuple[View, ...]
     page_title: str = ""  # the title of its table pages: never a client's string; "" = title
+    panel: Panel | None = None  # server-rendered figures above the chart (decision views)
+    empty: str = ""  # what the chart says when it has no data; "" = "No data yet."
 
     @property
     def id(self) -> str:
@@ -126,13 +144,6 @@ class Figure:
     @property
     def kind(self) -> str:
         return self.views[0].kind
-
-
-@dataclass(frozen=True)
-class Link:
-    text: str  # plain text; escaped when rendered
-    src: str  # a page of the plan
-    note: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,7 +163,7 @@ class Page:
     intro: str = ""  # plain text above the figures
     figures: tuple[Figure, ...] = ()
     headline: charts.Headline | None = None
-    links: tuple[Link, ...] = ()
+    panels: tuple[Panel, ...] = ()  # server-rendered decision views, above the figures
     overview: bool = False
     table: TableOf | None = None  # a page of one whole table, linked under its chart
     listed: bool = True  # in the navigation
@@ -209,6 +220,9 @@ def plan_site(summaries: Sequence[Summary], settings: Settings = Settings()) -> 
                 figures.setdefault(page, []).extend(
                     metric_figures(summaries, metric, chart, settings)
                 )
+        if metric.key in FOLLOWERS:  # a decision view right after the metric's charts
+            page = settings.pages.get(metric.key, metric.title)
+            figures.setdefault(page, []).append(FOLLOWERS[metric.key](summaries, settings))
     component_pages = [component_page(summaries, name, per_component, settings) for name in names]
     pages = [
         *[metric_page(title, figs) for title, figs in figures.items()],
@@ -363,7 +377,8 @@ def component_page(
     per_kind: Mapping[str, Sequence[tuple[Metric, Chart]]],
     settings: Settings,
 ) -> Page:
-    """One component: a figure per chart kind; several metrics of a kind are its views."""
+    """One component: its panel of figures, a figure per chart kind (several metrics of a
+    kind are its views), then its upgrade pace."""
     figures = []
     for group in per_kind.values():
         views = tuple(
@@ -374,9 +389,65 @@ def component_page(
         title, description = first.title.replace("{name}", name), first.description
         page_title = first.title.replace("{name}", slug(name))
         figures.append(Figure(title, description.replace("{name}", name), views, page_title))
+    figures.append(pace_figure(summaries, name, settings))
     safe = SAFE_NAME.fullmatch(name) is not None
     intro = "" if safe else f"Reported component name: {name}"
-    return Page(component_src(name), slug(name), "Components", intro, tuple(figures))
+    panel = ComponentPanel.of(summaries, name, API_COMPONENT.format(slug(name)))
+    return Page(
+        component_src(name), slug(name), "Components", intro, tuple(figures), panels=(panel,)
+    )
+
+
+def pace_figure(summaries: Sequence[Summary], name: str, settings: Settings) -> Figure:
+    """A component's upgrade pace: the table of every X.Y release (``PacePanel``) above the
+    adoption curves of its newest releases first seen since the summaries began."""
+    paces = decisions.upgrade_pace(summaries, name)
+    recent = [p for p in paces if not p.before_history][: settings.limits.individual]
+    curves = decisions.adoption_curves(summaries, name, recent, ADOPTION_DAYS)
+    data = charts.adoption_curves([(c.version, c.shares) for c in curves], decisions.PACE_PERCENTS)
+    start = summaries[0].date.isoformat() if summaries else "the first day"
+    view = View(f"upgrade_pace/{slug(name)}.json", "adoption_curves", data)
+    description = (
+        f"How fast each X.Y release of {name} was taken up. The table gives, for each release, "
+        f"the first day a persistent system ran it and the days until it ran on 10% and on "
+        f"50% of the systems running {name}. The chart draws, for the newest releases first "
+        f"seen since {start}, their share (in %) of those systems over the first "
+        f"{ADOPTION_DAYS} days after."
+    )
+    return Figure(
+        f"{name} upgrade pace",
+        description,
+        (view,),
+        page_title=f"{slug(name)} upgrade pace",
+        panel=PacePanel.of(summaries, name, paces),
+        empty=f"No release of {name} was first seen after {start}, the first day of the "
+        "summaries: the table has every release.",
+    )
+
+
+def minimums_figure(summaries: Sequence[Summary], settings: Settings) -> Figure:
+    """What a minimum PostgreSQL version would leave behind: the newest day's table
+    (``MinimumsPanel``) above the share below each candidate minimum per day."""
+    newest = summaries[-1].metrics.get(decisions.POSTGRESQL, {}) if summaries else {}
+    candidates = decisions.candidate_minimums(newest)
+    labels = [f"below {decisions.major_label(m)}" for m in candidates]
+    data = charts.shares_over_time(
+        decisions.below_over_time(summaries, candidates), labels, settings.limits
+    )
+    return Figure(
+        "PostgreSQL minimum: systems left behind",
+        "For each major PostgreSQL version in use on the newest day as a minimum, the share "
+        "(in %) of the systems whose version is known that run an older one, per day. "
+        "Systems that did not say (unknown) are left out.",
+        (View(MINIMUMS, "shares_over_time", data),),
+        panel=MinimumsPanel.of(summaries),
+    )
+
+
+# Decision figures placed right after the charts of a metric, by the metric's key.
+FOLLOWERS: dict[str, Callable[[Sequence[Summary], Settings], Figure]] = {
+    decisions.POSTGRESQL: minimums_figure,
+}
 
 
 def component_src(name: str) -> str:
@@ -441,15 +512,13 @@ def overview_page(
 
 
 def components_index(summaries: Sequence[Summary], names: Sequence[str]) -> Page:
-    newest = summaries[-1] if summaries else None
-    xy = next((m.key for m in METRICS if isinstance(m.aggregate, Versions)), "")
-    links = []
-    for name in names:
-        counts = newest.metrics.get(xy, {}).get(name, {}) if newest else {}
-        note = f"{sum(counts.values())} systems on {newest.date}" if newest else ""
-        links.append(Link(name, component_src(name), note))
-    intro = "Persistent systems by version of each component, per day."
-    return Page("components/index.md", "Components", "Components", intro, links=tuple(links))
+    """The components as a table, most persistent systems on the newest day first."""
+    intro = (
+        "Each component's page has its figures on the newest day, its versions per day and "
+        "its upgrade pace."
+    )
+    table = ComponentsTable.of(summaries, names, component_src)
+    return Page("components/index.md", "Components", "Components", intro, panels=(table,))
 
 
 # -- HTML -----------------------------------------------------------------------------------
@@ -468,8 +537,7 @@ def render_page(page: Page, rel: Rel, settings: Settings = Settings()) -> str:
         parts.append(f'<p class="pa-intro">{esc(page.intro)}</p>')
     if page.overview:
         parts.append(headline_html(page.headline))
-    if page.links:
-        parts.append(links_html(page.links, rel))
+    parts.extend(panel.html(rel) for panel in page.panels)
     if page.figures:
         parts.append(
             '<noscript><p class="pa-nojs">The charts need JavaScript; under each chart are its '
@@ -504,21 +572,6 @@ def headline_html(head: charts.Headline | None) -> str:
     )
 
 
-def stat_html(value: str, label: str, detail: str, change: str) -> str:
-    return (
-        f'<div class="pa-stat"><span class="pa-stat__value">{esc(value)}</span>'
-        f'<span class="pa-stat__label">{esc(label)}</span>'
-        f'<span class="pa-stat__detail">{esc(detail)}</span>'
-        + (f'<span class="pa-stat__change">{esc(change)}</span>' if change else "")
-        + "</div>"
-    )
-
-
-def mean_text(value: float) -> str:
-    """A mean of systems for people: whole systems from 100 on, one decimal below."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
-
-
 def change_text(head: charts.Headline, field: str) -> str:
     change = head.change(field)
     if change is None or head.previous is None:
@@ -529,16 +582,6 @@ def change_text(head: charts.Headline, field: str) -> str:
         f" ({'+' if relative >= 0 else MINUS}{abs(relative):.1%})" if relative is not None else ""
     )
     return f"{sign}{mean_text(abs(diff))}{percent} on the 7 days to {head.previous.last}"
-
-
-def links_html(links: Iterable[Link], rel: Rel) -> str:
-    items = "".join(
-        f'<li><a href="{esc(rel(link.src))}">{esc(link.text)}</a>'
-        + (f' <span class="pa-note">{esc(link.note)}</span>' if link.note else "")
-        + "</li>"
-        for link in links
-    )
-    return f'<ul class="pa-links-list">{items}</ul>'
 
 
 def button_group(
@@ -564,11 +607,13 @@ def figure_html(figure: Figure, rel: Rel, settings: Settings = Settings()) -> st
     if figure.kind in charts.STACKED:
         controls.append(button_group("pa-unit", "Values", "pct", UNITS, "0"))
     title = esc(figure.title)
+    empty = f' data-empty="{esc(figure.empty)}"' if figure.empty else ""
     return (
-        f'<section class="pa-chart" id="{fid}" data-kind="{esc(figure.kind)}" '
+        f'<section class="pa-chart" id="{fid}" data-kind="{esc(figure.kind)}"{empty} '
         f'aria-labelledby="{fid}-title">'
         f'<h2 id="{fid}-title">{title}</h2>'
         + (f'<p class="pa-description">{esc(figure.description)}</p>' if figure.description else "")
+        + (figure.panel.html(rel) if figure.panel is not None else "")
         + (f'<div class="pa-controls" hidden>{"".join(controls)}</div>' if controls else "")
         + f'<div class="pa-canvas pa-canvas--{esc(figure.kind)}"><canvas role="img" '
         f'aria-label="{title}: chart; the values are in the table below"></canvas></div>'
@@ -615,7 +660,7 @@ def recent(tab: charts.Table, kind: str, rows: int) -> tuple[charts.Table, str]:
     """The first ``rows`` rows of a reading table, and what they are in words."""
     if kind == "newest_pie" or len(tab.rows) <= rows:
         return tab, "table"
-    what = "youngest ages" if kind == "demography" else "newest days"
+    what = {"demography": "youngest ages", "adoption_curves": "first days"}.get(kind, "newest days")
     return charts.Table(tab.header, tab.rows[:rows]), f"the {rows} {what}"
 
 

@@ -11,7 +11,8 @@
  *   values   tooltips, percentages, totals
  *   urlState the view of every chart in the URL fragment, restored on load
  *   Figure   one chart: its controls, its HTML legend, keyboard reading, redraws
- *   start    finds the charts, follows the colour scheme and the fragment
+ *   filters  search boxes that hide the rows of a table (the components index)
+ *   start    finds the charts and filters, follows the colour scheme and the fragment
  *
  * window.pulpAnalytics exposes KINDS, the Chart.js plugins given to every chart (a script
  * loaded after this one may add to both before the page has loaded) and the figures.
@@ -28,8 +29,10 @@
   // -- KINDS: how each kind of chart data is drawn ---------------------------------------------
   //
   // chart: the Chart.js type; time: x is a day (range control, URL "range"); stacked: areas
-  // stacked with a total (percent control, URL "pct"); scales: its own Chart.js scales;
-  // palette: which series colours, in order (lines take the two with the most contrast).
+  // stacked with a total (percent control, URL "pct"); percent: the values are percentages
+  // (y from 0 to 100 %); scales: its own Chart.js scales; title: a tooltip's title from the
+  // point's label; palette: which series colours, in order (lines take the two with the most
+  // contrast); decimals: of the values in tooltips.
 
   const LINES = [7, 2, 3, 5];
 
@@ -45,21 +48,51 @@
       palette: LINES,
     },
     newest_pie: { chart: "pie" },
+    shares_over_time: { chart: "line", time: true, percent: true, decimals: 1 },
+    adoption_curves: {
+      chart: "line",
+      scales: adoptionScales,
+      percent: true,
+      decimals: 1,
+      title: sinceFirstSeen,
+    },
   };
 
-  function demographyScales(colors) {
-    const axis = (text, extra) => ({
+  function axis(colors, text, extra) {
+    return {
       beginAtZero: true,
       title: { display: true, text: text, color: colors.text },
       ticks: { color: colors.text },
       grid: { color: colors.grid },
       ...extra,
-    });
-    return {
-      x: { ...axis("system age (days)"), type: "linear" },
-      y: axis("systems at least that old"),
-      perAge: axis("systems of that age", { position: "right", grid: { drawOnChartArea: false } }),
     };
+  }
+
+  function demographyScales(colors) {
+    return {
+      x: { ...axis(colors, "system age (days)"), type: "linear" },
+      y: axis(colors, "systems at least that old"),
+      perAge: axis(colors, "systems of that age", {
+        position: "right",
+        grid: { drawOnChartArea: false },
+      }),
+    };
+  }
+
+  const percentTicks = (value) => `${value} %`;
+
+  /** Adoption curves: days since a release was first seen, against its share of systems. */
+  function adoptionScales(colors) {
+    const y = axis(colors, "share of the component's systems", { max: 100 });
+    y.ticks.callback = percentTicks;
+    const x = axis(colors, "days since first seen", { type: "linear", bounds: "data" });
+    return { x: x, y: y };
+  }
+
+  function sinceFirstSeen(label) {
+    const days = Number(label);
+    if (days === 0) return "the day it was first seen";
+    return `${days} day${days === 1 ? "" : "s"} after it was first seen`;
   }
 
   const plugins = [];
@@ -101,6 +134,37 @@
         ctx.globalAlpha = 1;
         ctx.fillStyle = colors.text;
         ctx.fillText(mark.label, left, chartArea.top + 4);
+        ctx.restore();
+      });
+    },
+  });
+
+  // The data file's "levels" (percentages, such as 10 and 50 on adoption curves): a dotted
+  // line across the chart at each, labelled at its right end.
+  plugins.push({
+    id: "paLevels",
+    afterDatasetsDraw(chart) {
+      const levels = chart.data.levels || [];
+      const y = chart.scales.y;
+      if (levels.length === 0 || !y) return;
+      const colors = themeColors();
+      const { ctx, chartArea } = chart;
+      levels.forEach((level) => {
+        if (level < y.min || level > y.max) return;
+        const py = y.getPixelForValue(level);
+        ctx.save();
+        ctx.strokeStyle = colors.text;
+        ctx.lineWidth = 1;
+        ctx.setLineDash([2, 3]);
+        ctx.beginPath();
+        ctx.moveTo(chartArea.left, py);
+        ctx.lineTo(chartArea.right, py);
+        ctx.stroke();
+        ctx.font = "12px sans-serif";
+        ctx.textAlign = "right";
+        ctx.textBaseline = "bottom";
+        ctx.fillStyle = colors.text;
+        ctx.fillText(`${level} %`, chartArea.right - 4, py - 2);
         ctx.restore();
       });
     },
@@ -214,9 +278,14 @@
     return value !== null && value !== undefined && value !== 0 && !Number.isNaN(value);
   }
 
-  function format(value, decimals) {
+  /** A value for people: up to `decimals` decimals, or exactly that many when `fixed`. */
+  function format(value, decimals, fixed) {
     if (value === null || value === undefined) return "n/a";
-    return value.toLocaleString("en", { maximumFractionDigits: decimals || 0 });
+    const digits = decimals || 0;
+    return value.toLocaleString("en", {
+      minimumFractionDigits: fixed ? digits : 0,
+      maximumFractionDigits: digits,
+    });
   }
 
   /** Each day's total over all series, and every series as a percentage of it. */
@@ -232,6 +301,10 @@
 
   function tooltipOptions(figure) {
     const spec = figure.spec;
+    const unit = spec.percent ? " %" : "";
+    const title = spec.title
+      ? { title: (items) => (items.length ? spec.title(items[0].label) : "") }
+      : {};
     return {
       itemSort: (a, b) => (countOf(b) || 0) - (countOf(a) || 0),
       // A stack or a pie lists only what is there; a line's 0 is a value of its own.
@@ -240,13 +313,14 @@
         return spec.stacked || spec.chart === "pie" ? shown(value) : value != null;
       },
       callbacks: {
+        ...title,
         label(item) {
           const label = spec.chart === "pie" ? item.label : item.dataset.label;
-          const count = format(countOf(item), spec.decimals);
+          const count = format(countOf(item), spec.decimals, spec.percent);
           if (figure.state.pct && spec.stacked) {
             return `${label}: ${format(item.parsed.y, 1)} % (${count})`;
           }
-          return `${label}: ${count}`;
+          return `${label}: ${count}${unit}`;
         },
         footer(items) {
           if (!spec.stacked || items.length === 0) return "";
@@ -396,7 +470,7 @@
       this.state = this.valid(state);
       const data = await this.load(this.state.view);
       if (!hasData(this.kind, data)) {
-        this.message("No data yet.");
+        this.message(this.section.dataset.empty || "No data yet.");
         finished(this.section, "empty");
         return;
       }
@@ -443,6 +517,10 @@
           grid: { color: colors.grid },
         },
       };
+      if (spec.percent) {
+        options.scales.y.max = 100;
+        options.scales.y.ticks.callback = percentTicks;
+      }
       return options;
     }
 
@@ -456,7 +534,7 @@
         const y = chart.options.scales.y;
         if (this.state.pct) {
           y.max = 100;
-          y.ticks.callback = (v) => `${v} %`;
+          y.ticks.callback = percentTicks;
         } else {
           delete y.max;
           delete y.ticks.callback;
@@ -485,12 +563,12 @@
       }
     }
 
-    /** Indexes of the data points inside the shown range. */
+    /** Indexes of the data points inside the shown range (every point when x is not days). */
     visibleIndexes() {
       const labels = this.chart.data.labels || [];
       const x = this.chart.options.scales.x || {};
-      if (this.kind === "demography") {
-        return this.chart.data.datasets[0].data.map((_, i) => i);
+      if (!this.spec.time) {
+        return (labels.length ? labels : this.chart.data.datasets[0].data).map((_, i) => i);
       }
       const inside = (i) => !x.min || (labels[i] >= x.min && labels[i] <= x.max);
       return labels.map((_, i) => i).filter(inside);
@@ -573,8 +651,10 @@
         });
         const item = document.createElement("li");
         const values = pie ? [ds.data[i]] : (ds.counts || ds.data).filter((_, j) => visible.has(j));
-        // A series with nothing in the shown range leaves the legend until it has again.
-        item.hidden = !values.some(shown);
+        // A series with nothing in the shown range leaves the legend until it has again (on a
+        // line that is no value at all: a line's 0 is a value of its own).
+        const stack = pie || this.spec.stacked;
+        item.hidden = !values.some(stack ? shown : (v) => v !== null && v !== undefined);
         item.append(button);
         list.append(item);
       });
@@ -674,6 +754,36 @@
     }
   }
 
+  // -- filters: a search box that hides the rows of a table ------------------------------------
+  //
+  // <input data-filter="<table id>" data-noun="components"> inside a hidden .pa-filter with a
+  // status line: the rows whose first cell does not hold the text typed (in any case) are
+  // hidden, and the status says how many are shown. Without this script the box stays hidden
+  // and the table is whole.
+
+  function filterTables() {
+    document.querySelectorAll("input[data-filter]").forEach((input) => {
+      const table = document.getElementById(input.dataset.filter);
+      const box = input.closest(".pa-filter");
+      const status = box && box.querySelector("[role='status']");
+      if (!table || !status || !table.tBodies.length) return;
+      const rows = Array.from(table.tBodies[0].rows).filter((row) => row.cells[0].tagName === "TH");
+      const noun = input.dataset.noun || "rows";
+      const apply = () => {
+        const query = input.value.trim().toLowerCase();
+        let count = 0;
+        rows.forEach((row) => {
+          row.hidden = !row.cells[0].textContent.toLowerCase().includes(query);
+          if (!row.hidden) count += 1;
+        });
+        status.textContent = `${count} of ${rows.length} ${noun} shown`;
+      };
+      input.addEventListener("input", apply);
+      apply(); // a value the browser kept when the reader came back to the page
+      box.hidden = false;
+    });
+  }
+
   // -- start -----------------------------------------------------------------------------------
 
   function scrollTo(figure) {
@@ -720,6 +830,7 @@
 
   function start() {
     followSystemScheme();
+    filterTables();
     const sections = Array.from(document.querySelectorAll("section.pa-chart"));
     waiting = sections.length;
     if (waiting === 0) {
