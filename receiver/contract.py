@@ -17,13 +17,33 @@ from typing import Any, cast
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from receiver import rawfields
 from receiver.analytics_pb2 import Analytics
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMPONENTS = 256
 MAX_VERSION_LENGTH = 64
+MAX_UNKNOWN_BYTES = 1024  # fields this receiver does not know yet, kept in the raw bytes
 COMPONENT_NAME = re.compile(r"[a-z0-9_]{1,64}")
+VERSION = re.compile(r"[\x20-\x3a\x3c-\x7e]+")  # printable ASCII but ';'
 RELEASE_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+
+# The plausible range of every number a report carries (inclusive). A report with a number
+# outside it is refused with a 400 naming the field, so that one client cannot move a day's
+# published means; README.md and docs/operations.md list the same table. A numeric field added
+# to proto/analytics.proto should get a line here.
+RANGES: dict[str, tuple[int, int]] = {
+    "online_content_apps.processes": (0, 10_000),
+    "online_content_apps.hosts": (0, 1_000),
+    "online_workers.processes": (0, 10_000),
+    "online_workers.hosts": (0, 1_000),
+    "postgresql_version": (0, 999_999),  # server_version_num; 0 = unknown, 999999 = 99.9999
+    "rbac_stats.users": (0, 1_000_000),
+    "rbac_stats.groups": (0, 1_000_000),
+    "rbac_stats.domains": (0, 100_000),
+    "rbac_stats.custom_access_policies": (0, 100_000),
+    "rbac_stats.custom_roles": (0, 100_000),
+}
 
 
 class Rejected(ValueError):
@@ -36,6 +56,16 @@ class Rejected(ValueError):
     def __init__(self, message: str, logged: str | None = None) -> None:
         super().__init__(message)
         self.logged = logged or message
+
+
+class ReadTimeout(Exception):
+    """The client did not send its whole request (headers and body) in time; answered 408.
+
+    Raised by the server's client socket (``receiver.worker``) while the request is read.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request did not arrive within {seconds:g} s")
 
 
 @dataclass(frozen=True)
@@ -57,6 +87,7 @@ def decode(body: bytes) -> Submission:
     missing = cast(Any, message).FindInitializationErrors()  # not in the type stubs
     if missing:
         raise Rejected(f"missing required field {missing[0]}")
+    _check_raw(body)
     if len(message.components) > MAX_COMPONENTS:
         raise Rejected(f"{len(message.components)} components is more than {MAX_COMPONENTS}")
     components = [_component(c) for c in message.components]
@@ -96,7 +127,32 @@ def _component(component: Analytics.Component) -> tuple[str, str]:
         raise Rejected(f"component {name!r} has an empty version")
     if len(version) > MAX_VERSION_LENGTH:
         raise Rejected(f"version of component {name!r} is longer than {MAX_VERSION_LENGTH}")
+    if not VERSION.fullmatch(version):
+        raise Rejected(
+            f"version of component {name!r} must be printable ASCII without ';' "
+            f"(no control characters), not {version!r}",
+            logged=f"version of component {name!r} is not printable ASCII without ';'",
+        )
     return name, version
+
+
+def _check_raw(body: bytes) -> None:
+    """Refuse numbers protobuf would cut or that are out of range, and too many unknown bytes."""
+    try:
+        raw = rawfields.scan(body, cast(Descriptor, Analytics.DESCRIPTOR))
+    except rawfields.RawFieldError as exc:
+        raise Rejected(f"body is not a valid Analytics message ({exc})") from None
+    for path, value, kept_whole in raw.numbers:
+        if not kept_whole:
+            raise Rejected(f"{path} is {value}, more than the field can hold")
+        low, high = RANGES.get(path, (value, value))
+        if not low <= value <= high:
+            raise Rejected(f"{path} is {value}, outside the plausible range {low}-{high}")
+    if raw.unknown_bytes > MAX_UNKNOWN_BYTES:
+        raise Rejected(
+            f"{raw.unknown_bytes} bytes of fields this receiver does not know; "
+            f"at most {MAX_UNKNOWN_BYTES} are kept per report"
+        )
 
 
 def _check_unique(components: list[tuple[str, str]]) -> None:

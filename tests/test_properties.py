@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from receiver import create_app
+from receiver.contract import MAX_VERSION_LENGTH, RANGES, VERSION
 from tests import wire
 
 SETTINGS = settings(
@@ -53,11 +54,22 @@ def test_any_bytes_get_200_or_400_never_5xx(body: bytes) -> None:
     assert ("status" in payload) if response.status_code == 200 else payload["error"]
 
 
-counter = st.one_of(st.none(), st.integers(0, 2**32 - 1))
-pair = st.one_of(st.none(), st.fixed_dictionaries({"processes": counter, "hosts": counter}))
-rbac = st.one_of(st.none(), st.fixed_dictionaries({k: counter for k in wire.RBAC}))
+def counter(path: str) -> st.SearchStrategy[int | None]:
+    """None (not sent) or any number in the field's plausible range."""
+    low, high = RANGES[path]
+    return st.one_of(st.none(), st.integers(low, high))
+
+
+def pair(field: str) -> st.SearchStrategy[dict[str, int | None] | None]:
+    counts = {k: counter(f"{field}.{k}") for k in wire.PAIR}
+    return st.one_of(st.none(), st.fixed_dictionaries(counts))
+
+
+rbac = st.one_of(
+    st.none(), st.fixed_dictionaries({k: counter(f"rbac_stats.{k}") for k in wire.RBAC})
+)
 names = st.lists(st.from_regex(r"[a-z0-9_]{1,64}", fullmatch=True), unique=True, max_size=12)
-version = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=64)
+version = st.from_regex(VERSION, fullmatch=True).filter(lambda v: len(v) <= MAX_VERSION_LENGTH)
 
 
 @SETTINGS
@@ -65,9 +77,9 @@ version = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_s
     system=st.uuids(),
     component_names=names,
     versions=st.lists(version, min_size=12, max_size=12),
-    workers=pair,
-    content_apps=pair,
-    postgresql=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+    workers=pair("online_workers"),
+    content_apps=pair("online_content_apps"),
+    postgresql=counter("postgresql_version"),
     rbac_stats=rbac,
 )
 def test_a_valid_message_round_trips_through_store_and_export(
@@ -102,3 +114,32 @@ def test_a_valid_message_round_trips_through_store_and_export(
         "postgresql_version": postgresql or 0,
         "rbac_stats": rbac_stats,
     }
+
+
+@SETTINGS
+@given(
+    bad=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=64).filter(
+        lambda v: not VERSION.fullmatch(v)
+    )
+)
+def test_a_version_outside_printable_ascii_or_with_a_semicolon_is_refused(bad: str) -> None:
+    response = shared_client().post("/", data=wire.analytics(str(uuid.uuid4()), [("core", bad)]))
+    assert response.status_code == 400
+    assert "must be printable ASCII without ';'" in response.json["error"]
+
+
+@SETTINGS
+@given(
+    path=st.sampled_from(sorted(RANGES)),
+    value=st.one_of(st.integers(1_000_001, 2**32 - 1), st.integers(2**32, 2**64 - 1)),
+)
+def test_a_number_outside_its_range_is_refused_never_stored_cut(path: str, value: int) -> None:
+    parent, _, name = path.rpartition(".")
+    fields: dict[str, Any] = {"postgresql_version": value} if not parent else {}
+    if parent == "rbac_stats":
+        fields["rbac"] = {name: value}
+    elif parent:
+        fields["workers" if parent == "online_workers" else "content_apps"] = {name: value}
+    response = shared_client().post("/", data=wire.analytics(str(uuid.uuid4()), **fields))
+    assert response.status_code == 400
+    assert response.json["error"].startswith(f"{path} is {value}, ")

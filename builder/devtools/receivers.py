@@ -3,6 +3,7 @@ benchmarks and the tests, which all need a real receiver on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -73,11 +74,19 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    """Stop the receiver and its workers (SIGKILL if SIGTERM is not enough in 15 s)."""
+    """Stop the receiver and its workers (SIGKILL if ``sig`` is not enough in 15 s).
+
+    The signal is repeated every second: a worker still booting when it first arrives has no
+    handler for it yet, and would otherwise keep the server up until gunicorn's graceful
+    timeout ran out.
+    """
+    deadline = time.monotonic() + 15
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=1)
     if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.wait()
