@@ -1,8 +1,8 @@
 """``make bench``: every benchmark in turn, one JSON object each; BENCHMARKS.md records them.
 
-    python -m bench [receiver] [summarize] [site]
+    python -m bench [receiver] [slowclients] [summarize] [site]
 
-With no names, runs all three. They take a few minutes (building the 1,000,000-submission
+With no names, runs all four. They take a few minutes (building the 1,000,000-submission
 database the first time takes about a minute more; it is cached in .bench/).
 """
 
@@ -13,6 +13,7 @@ import sys
 
 SUITES = {
     "receiver": ["bench.receiver"],
+    "slowclients": ["bench.slowclients"],
     "summarize": ["bench.summarize"],
     "site": ["bench.site"],
 }
