@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
@@ -23,7 +24,7 @@ from receiver.analytics_pb2 import Analytics
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMPONENTS = 256
 MAX_VERSION_LENGTH = 64
-MAX_UNKNOWN_BYTES = 1024  # fields this receiver does not know yet, kept in the raw bytes
+MAX_EXTRA_BYTES = 1024  # bytes beyond the known fields (fields of newer clients), kept raw
 COMPONENT_NAME = re.compile(r"[a-z0-9_]{1,64}")
 VERSION = re.compile(r"[\x20-\x3a\x3c-\x7e]+")  # printable ASCII but ';'
 RELEASE_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
@@ -87,7 +88,7 @@ def decode(body: bytes) -> Submission:
     missing = cast(Any, message).FindInitializationErrors()  # not in the type stubs
     if missing:
         raise Rejected(f"missing required field {missing[0]}")
-    _check_raw(body)
+    _check_raw(message, body)
     if len(message.components) > MAX_COMPONENTS:
         raise Rejected(f"{len(message.components)} components is more than {MAX_COMPONENTS}")
     components = [_component(c) for c in message.components]
@@ -136,23 +137,54 @@ def _component(component: Analytics.Component) -> tuple[str, str]:
     return name, version
 
 
-def _check_raw(body: bytes) -> None:
-    """Refuse numbers protobuf would cut or that are out of range, and too many unknown bytes."""
-    try:
-        raw = rawfields.scan(body, cast(Descriptor, Analytics.DESCRIPTOR))
-    except rawfields.RawFieldError as exc:
-        raise Rejected(f"body is not a valid Analytics message ({exc})") from None
-    for path, value, kept_whole in raw.numbers:
+def _check_raw(message: Analytics, body: bytes) -> None:
+    """Refuse numbers protobuf would cut or that are out of range, and too many extra bytes.
+
+    The extra bytes are what the body holds beyond its known fields written once each:
+    fields of newer clients, and known fields sent more than once (the last one counts, but
+    the raw bytes keep them all).
+    """
+    numbers = _as_sent(message, body)
+    for path, value, kept_whole in numbers:
         if not kept_whole:
             raise Rejected(f"{path} is {value}, more than the field can hold")
         low, high = RANGES.get(path, (value, value))
         if not low <= value <= high:
             raise Rejected(f"{path} is {value}, outside the plausible range {low}-{high}")
-    if raw.unknown_bytes > MAX_UNKNOWN_BYTES:
+    message.DiscardUnknownFields()  # the stored raw bytes keep them
+    extra = len(body) - message.ByteSize()
+    if extra > MAX_EXTRA_BYTES:
         raise Rejected(
-            f"{raw.unknown_bytes} bytes of fields this receiver does not know; "
-            f"at most {MAX_UNKNOWN_BYTES} are kept per report"
+            f"{extra} bytes beyond the fields this receiver knows (fields of a newer client,"
+            f" or fields sent twice); at most {MAX_EXTRA_BYTES} are kept per report"
         )
+
+
+def _as_sent(message: Analytics, body: bytes) -> rawfields.Numbers:
+    """The numbers of the report as sent, and whether protobuf kept each whole.
+
+    A body that is exactly what protobuf writes for the parsed message (what pulpcore sends)
+    cannot hold a number protobuf cut, since a cut number is written differently: its numbers
+    are read from the message. Any other body is read byte by byte (``rawfields``).
+    """
+    if message.SerializeToString() != body:
+        return rawfields.scan(body, cast(Descriptor, Analytics.DESCRIPTOR))
+    return [(path, value, True) for path, value in _range_numbers(message)]
+
+
+def _range_numbers(message: Analytics) -> Iterator[tuple[str, int]]:
+    """(path, value) of each number of RANGES the message holds."""
+    for path, parent, name in _RANGE_PATHS:
+        holder: Any = message
+        if parent:
+            if not message.HasField(parent):
+                continue
+            holder = getattr(message, parent)
+        if holder.HasField(name):
+            yield path, getattr(holder, name)
+
+
+_RANGE_PATHS = tuple((path, *path.rpartition(".")[::2]) for path in RANGES)
 
 
 def _check_unique(components: list[tuple[str, str]]) -> None:

@@ -1,10 +1,10 @@
-"""What the decoded message hides: unknown fields, and numbers as the client sent them.
+"""What the decoded message hides: the numbers as the client sent them.
 
-protobuf keeps fields it does not know as opaque bytes and silently cuts a varint that is too
-big for its field down to the field's width (``-1`` sent as a 64-bit varint becomes
-``4294967295`` in a ``uint32``). :func:`scan` walks the raw bytes once, guided by the message
-descriptor, and reports both, so the receiver can cap the first and refuse the second instead
-of storing a number the client never sent.
+protobuf silently cuts a varint that is too big for its field down to the field's width (``-1``
+sent as a 64-bit varint becomes ``4294967295`` in a ``uint32``, ``2**32 + 5`` becomes ``5``).
+:func:`scan` walks the raw bytes once, guided by the message descriptor, and reports every
+number of a known field as sent, so the receiver can refuse it instead of storing a number the
+client never sent. Fields it does not know are skipped whole, as protobuf keeps them.
 
 The body has already been parsed by protobuf when this runs, so it is well-formed; a body that
 is not still raises :class:`RawFieldError` rather than being misread.
@@ -12,7 +12,6 @@ is not still raises :class:`RawFieldError` rather than being misread.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -46,17 +45,14 @@ class RawFieldError(ValueError):
     """The bytes are not a protobuf message after all."""
 
 
-@dataclass
-class Scan:
-    numbers: list[tuple[str, int, bool]] = field(default_factory=list)  # (path, sent, kept whole)
-    unknown_bytes: int = 0  # tag, length and payload of every field the descriptor lacks
+Numbers = list[tuple[str, int, bool]]  # (dotted path, value as sent, kept whole by protobuf)
 
 
-def scan(data: bytes, descriptor: Descriptor) -> Scan:
-    """Every varint field of known numeric type with its value as sent, and the unknown bytes."""
-    result = Scan()
-    _walk(data, descriptor, "", result)
-    return result
+def scan(data: bytes, descriptor: Descriptor) -> Numbers:
+    """Every varint of a known numeric field, as sent, in the order sent."""
+    numbers: Numbers = []
+    _walk(data, descriptor, "", numbers)
+    return numbers
 
 
 @cache
@@ -65,11 +61,10 @@ def _fields(descriptor: Descriptor) -> dict[int, tuple[FieldDescriptor, int]]:
     return {f.number: (f, WIRE_TYPES.get(f.type, VARINT)) for f in descriptor.fields}
 
 
-def _walk(data: bytes, descriptor: Descriptor, prefix: str, result: Scan) -> None:
+def _walk(data: bytes, descriptor: Descriptor, prefix: str, result: Numbers) -> None:
     fields = _fields(descriptor)
     pos = 0
     while pos < len(data):
-        start = pos
         key, pos = _varint(data, pos)
         number, wire_type = key >> 3, key & 7
         known, expected = fields.get(number, (None, None))
@@ -77,12 +72,11 @@ def _walk(data: bytes, descriptor: Descriptor, prefix: str, result: Scan) -> Non
             pos = _known(data, pos, known, prefix, result)
         elif known is not None and known.is_repeated and wire_type == LENGTH:
             pos = _packed(data, pos, known, prefix + known.name, result)
-        else:  # protobuf keeps a field of the wrong wire type as unknown, too
+        else:  # unknown, or a known number with the wrong wire type: kept as unknown
             pos = _skip(data, pos, wire_type, number)
-            result.unknown_bytes += pos - start
 
 
-def _known(data: bytes, pos: int, known: FieldDescriptor, prefix: str, result: Scan) -> int:
+def _known(data: bytes, pos: int, known: FieldDescriptor, prefix: str, result: Numbers) -> int:
     path = prefix + known.name
     if known.type == FieldDescriptor.TYPE_MESSAGE:
         length, pos = _varint(data, pos)
@@ -92,18 +86,18 @@ def _known(data: bytes, pos: int, known: FieldDescriptor, prefix: str, result: S
         return end
     if known.type not in WIRE_TYPES:
         value, pos = _varint(data, pos)
-        result.numbers.append((path, value, fits(known.type, value)))
+        result.append((path, value, fits(known.type, value)))
         return pos
     return _skip(data, pos, WIRE_TYPES[known.type], known.number)
 
 
-def _packed(data: bytes, pos: int, known: FieldDescriptor, path: str, result: Scan) -> int:
+def _packed(data: bytes, pos: int, known: FieldDescriptor, path: str, result: Numbers) -> int:
     """A packed repeated scalar: one length, then the values back to back."""
     length, pos = _varint(data, pos)
     end = _end(data, pos, length)
     while pos < end and known.type not in WIRE_TYPES:
         value, pos = _varint(data, pos)
-        result.numbers.append((path, value, fits(known.type, value)))
+        result.append((path, value, fits(known.type, value)))
     return end
 
 

@@ -223,13 +223,26 @@ BAD_BODIES = {
     ),
     "unknown fields over the cap": (
         wire.analytics(SYSTEM, extra=wire.chunk(99, b"x" * 1100)),
-        "1104 bytes of fields this receiver does not know; at most 1024 are kept per report",
+        "1104 bytes beyond the fields this receiver knows (fields of a newer client, or fields"
+        " sent twice); at most 1024 are kept per report",
+    ),
+    "known fields sent over and over": (
+        wire.analytics(SYSTEM, extra=wire.uint(5, 130004) * 300),
+        "1196 bytes beyond the fields this receiver knows",  # the last one counts
+    ),
+    "unknown fields before the known ones": (
+        wire.chunk(99, b"x" * 1100) + wire.analytics(SYSTEM),
+        "1104 bytes beyond the fields this receiver knows",
+    ),
+    "a number cut by protobuf among fields in another order": (
+        wire.uint(5, 2**32 + 130004) + wire.analytics(SYSTEM),
+        "postgresql_version is 4295097300, more than the field can hold",
     ),
     "unknown fields inside components count too": (
         wire.text(1, SYSTEM)
         + wire.chunk(4, wire.text(1, "core") + wire.text(2, "3.21.0") + wire.chunk(9, b"x" * 600))
         + wire.chunk(4, wire.text(1, "rpm") + wire.text(2, "3.19.4") + wire.chunk(9, b"x" * 600)),
-        "1206 bytes of fields this receiver does not know",
+        "1208 bytes beyond the fields this receiver knows",
     ),
 }
 
