@@ -62,5 +62,9 @@ def options(host: str, port: int, workers: int, read_timeout: float) -> dict[str
 def serve(app: Flask, host: str, port: int, workers: int) -> None:
     """Serve ``app`` until SIGINT or SIGTERM; requests are logged by the app, one line each."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(message)s")
+    # The log shows no thread names; asking for them would make gevent invent a thread object
+    # for every connection's greenlet, on every line.
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     read_timeout = app.extensions["analytics"].settings.read_timeout
     ReceiverServer(app, options(host, port, workers, read_timeout)).run()
