@@ -80,7 +80,7 @@ def main() -> None:
     help="prod or dev (default: ANALYTICS_DEPLOYMENT or dev).",
 )
 @click.option(
-    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: cores + 1)."
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: one per core)."
 )
 def serve(
     host: str, port: int, db: Path | None, deployment: str | None, workers: int | None

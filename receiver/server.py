@@ -19,9 +19,9 @@ from receiver.worker import ReceiverWorker
 
 
 def default_workers() -> int:
-    """One worker per core and one more, to keep the cores busy while a worker waits on the
-    database lock or the disk (the best of 2, 3 and 4 on two cores, see BENCHMARKS.md)."""
-    return max(2, (os.cpu_count() or 1) + 1)
+    """One worker per core: a gevent worker keeps its core busy by itself, and more workers
+    than cores only contend for them (2 beat 3 and 4 on two cores, see BENCHMARKS.md)."""
+    return max(2, os.cpu_count() or 1)
 
 
 class ReceiverServer(BaseApplication):  # type: ignore[misc]
@@ -62,9 +62,11 @@ def options(host: str, port: int, workers: int, read_timeout: float) -> dict[str
 def serve(app: Flask, host: str, port: int, workers: int) -> None:
     """Serve ``app`` until SIGINT or SIGTERM; requests are logged by the app, one line each."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(message)s")
-    # The log shows no thread names; asking for them would make gevent invent a thread object
-    # for every connection's greenlet, on every line.
+    # The log shows neither thread names nor where a line was logged from; not gathering them
+    # is the logging module's documented shortcut (and gevent would otherwise make a thread
+    # object for every connection's greenlet, on every line).
     logging.logThreads = False
     logging.logMultiprocessing = False
+    logging._srcfile = None
     read_timeout = app.extensions["analytics"].settings.read_timeout
     ReceiverServer(app, options(host, port, workers, read_timeout)).run()
