@@ -20,6 +20,7 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from gevent import GreenletExit
 from gunicorn import util
 from gunicorn.http import errors
 from gunicorn.workers.ggevent import GeventWorker
@@ -85,6 +86,8 @@ class ReceiverWorker(GeventWorker):  # type: ignore[misc]
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Answer a request the app never saw, in JSON; log it without the client's address."""
+        if isinstance(exc, GreenletExit):  # the worker is stopping and ends this connection
+            return
         if isinstance(exc, ReadTimeout):
             status, reason, message = 408, "Request Timeout", str(exc)
         elif isinstance(exc, errors.ParseException):
