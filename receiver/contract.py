@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
@@ -88,12 +87,12 @@ def decode(body: bytes) -> Submission:
     missing = cast(Any, message).FindInitializationErrors()  # not in the type stubs
     if missing:
         raise Rejected(f"missing required field {missing[0]}")
-    _check_raw(message, body)
     if len(message.components) > MAX_COMPONENTS:
         raise Rejected(f"{len(message.components)} components is more than {MAX_COMPONENTS}")
     components = [_component(c) for c in message.components]
     _check_unique(components)
     data = message_to_data(message, skip=("system_id",))
+    _check_raw(message, body, data)
     dev = any(not RELEASE_VERSION.fullmatch(version) for _, version in components)
     return Submission(system_id=system_id, data=data, raw=bytes(body), dev=dev)
 
@@ -137,14 +136,14 @@ def _component(component: Analytics.Component) -> tuple[str, str]:
     return name, version
 
 
-def _check_raw(message: Analytics, body: bytes) -> None:
+def _check_raw(message: Analytics, body: bytes, data: dict[str, Any]) -> None:
     """Refuse numbers protobuf would cut or that are out of range, and too many extra bytes.
 
     The extra bytes are what the body holds beyond its known fields written once each:
     fields of newer clients, and known fields sent more than once (the last one counts, but
     the raw bytes keep them all).
     """
-    numbers = _as_sent(message, body)
+    numbers = _as_sent(message, body, data)
     for path, value, kept_whole in numbers:
         if not kept_whole:
             raise Rejected(f"{path} is {value}, more than the field can hold")
@@ -160,28 +159,21 @@ def _check_raw(message: Analytics, body: bytes) -> None:
         )
 
 
-def _as_sent(message: Analytics, body: bytes) -> rawfields.Numbers:
+def _as_sent(message: Analytics, body: bytes, data: dict[str, Any]) -> rawfields.Numbers:
     """The numbers of the report as sent, and whether protobuf kept each whole.
 
     A body that is exactly what protobuf writes for the parsed message (what pulpcore sends)
     cannot hold a number protobuf cut, since a cut number is written differently: its numbers
-    are read from the message. Any other body is read byte by byte (``rawfields``).
+    are the decoded ones. Any other body is read byte by byte (``rawfields``).
     """
     if message.SerializeToString() != body:
         return rawfields.scan(body, cast(Descriptor, Analytics.DESCRIPTOR))
-    return [(path, value, True) for path, value in _range_numbers(message)]
-
-
-def _range_numbers(message: Analytics) -> Iterator[tuple[str, int]]:
-    """(path, value) of each number of RANGES the message holds."""
+    numbers: rawfields.Numbers = []
     for path, parent, name in _RANGE_PATHS:
-        holder: Any = message
-        if parent:
-            if not message.HasField(parent):
-                continue
-            holder = getattr(message, parent)
-        if holder.HasField(name):
-            yield path, getattr(holder, name)
+        holder = data.get(parent) if parent else data
+        if holder and holder.get(name) is not None:
+            numbers.append((path, holder[name], True))
+    return numbers
 
 
 _RANGE_PATHS = tuple((path, *path.rpartition(".")[::2]) for path in RANGES)
