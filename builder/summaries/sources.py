@@ -112,11 +112,13 @@ class LocalSource:
         self._record_read(day)
 
     def _record_read(self, day: date) -> None:
-        """Tell ``prune`` the day was read; say once, in one line, when the file is read-only."""
-        if not self._can_record:
+        """Tell ``prune`` a complete day was read; say once, in one line, when the file is
+        read-only."""
+        now = datetime.now(UTC)
+        if not self._can_record or day >= now.date():
             return
         try:
-            store.mark_fetched_in(self.path, day, "local", datetime.now(UTC))
+            store.mark_fetched_in(self.path, day, "local", now)
         except sqlite3.Error as exc:
             self._can_record = False
             print(
