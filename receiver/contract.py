@@ -167,7 +167,10 @@ def _as_sent(message: Analytics, body: bytes, data: dict[str, Any]) -> rawfields
     are the decoded ones. Any other body is read byte by byte (``rawfields``).
     """
     if message.SerializeToString() != body:
-        return rawfields.scan(body, cast(Descriptor, Analytics.DESCRIPTOR))
+        try:
+            return rawfields.scan(body, cast(Descriptor, Analytics.DESCRIPTOR))
+        except rawfields.RawFieldError as exc:  # protobuf read it, so this is not expected
+            raise Rejected(f"body is not a valid Analytics message ({exc})") from None
     numbers: rawfields.Numbers = []
     for path, parent, name in _RANGE_PATHS:
         holder = data.get(parent) if parent else data

@@ -270,6 +270,22 @@ def test_numbers_at_the_edges_of_their_ranges_are_accepted(client: FlaskClient) 
     assert client.post("/", data=body).json == {"status": "accepted"}
 
 
+GROUP = wire.tag(20, 3) + wire.uint(1, 5) + wire.tag(21, 3) + wire.tag(21, 4) + wire.tag(20, 4)
+ODD_ENCODINGS = {  # what protobuf accepts, so the receiver reads them byte by byte and agrees
+    "an unknown group": wire.analytics(SYSTEM, extra=GROUP),
+    "unknown fixed-width fields": wire.analytics(
+        SYSTEM, extra=wire.tag(30, 1) + b"\0" * 8 + wire.tag(31, 5) + b"\0" * 4
+    ),
+    "a known number with another wire type": wire.analytics(SYSTEM, extra=wire.tag(5, 5) + b"1234"),
+    "a number in an overlong varint": wire.analytics(SYSTEM) + wire.tag(5, 0) + b"\x85\x80\x80\x00",
+}
+
+
+@pytest.mark.parametrize("case", ODD_ENCODINGS)
+def test_odd_encodings_protobuf_accepts_are_accepted(client: FlaskClient, case: str) -> None:
+    assert client.post("/", data=ODD_ENCODINGS[case]).json == {"status": "accepted"}
+
+
 def test_unknown_fields_up_to_the_cap_are_kept(client: FlaskClient, db: sqlite3.Connection) -> None:
     body = wire.analytics(SYSTEM, extra=wire.chunk(99, b"x" * 1020))  # 1024 bytes with its tag
     assert client.post("/", data=body).json == {"status": "accepted"}
