@@ -1,8 +1,8 @@
 """``make bench``: every benchmark in turn, one JSON object each; BENCHMARKS.md records them.
 
-    python -m bench [receiver] [summarize] [site] [legacy]
+    python -m bench [receiver] [slowclients] [summarize] [site] [legacy]
 
-With no names, runs all four. They take a few minutes (building the 1,000,000-submission
+With no names, runs all five. They take a few minutes (building the 1,000,000-submission
 database and the legacy fixture the first time takes a few minutes more; both are cached in
 .bench/).
 """
@@ -14,6 +14,7 @@ import sys
 
 SUITES = {
     "receiver": ["bench.receiver"],
+    "slowclients": ["bench.slowclients"],
     "summarize": ["bench.summarize"],
     "site": ["bench.site"],
     "legacy": ["bench.legacy"],

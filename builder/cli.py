@@ -55,6 +55,7 @@ class DateType(click.ParamType[date, Any]):
 
 
 DATE = DateType()
+PRIVATE_UMASK = 0o077  # the database, its -wal/-shm and anything else written: owner only
 
 
 def utc_today() -> date:
@@ -93,7 +94,7 @@ def main() -> None:
     help="prod or dev (default: ANALYTICS_DEPLOYMENT or dev).",
 )
 @click.option(
-    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: cores + 1)."
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: one per core)."
 )
 def serve(
     host: str, port: int, db: Path | None, deployment: str | None, workers: int | None
@@ -108,6 +109,7 @@ def serve(
     from receiver.server import serve as run
     from receiver.store import StoreError
 
+    os.umask(PRIVATE_UMASK)
     config: dict[str, Any] = {}
     if db:
         config["DATABASE"] = db
@@ -135,23 +137,64 @@ def serve(
     help="Days of raw submissions to keep (default: ANALYTICS_RETENTION_DAYS or 14).",
 )
 @click.option(
-    "--today", type=DATE, help="Count the window back from this day (default: today, UTC)."
+    "--max-keep-days",
+    type=click.IntRange(min=1),
+    help="Delete a day nobody has fetched once it is this old (default: ANALYTICS_MAX_KEEP_DAYS"
+    " or 60; never less than the days to keep).",
 )
-def prune(db: Path | None, keep_days: int | None, today: date | None) -> None:
-    """Delete raw submissions older than the retention window.
+@click.option(
+    "--today",
+    type=DATE,
+    help="Count the window back from this day, today at the latest (default: today, UTC).",
+)
+def prune(
+    db: Path | None, keep_days: int | None, max_keep_days: int | None, today: date | None
+) -> None:
+    """Delete raw submissions older than the retention window, once they have been fetched.
 
-    Days before TODAY minus KEEP_DAYS are deleted; the database records the oldest day it still
-    keeps, so the summarizer refuses to summarize a pruned day instead of reporting zero.
+    Days before TODAY minus KEEP_DAYS are deleted once the nightly job has fetched them (the
+    export streamed the whole day) or `summarize --db` has read them. A day nobody fetched is
+    kept, and so are the days after it, until it is MAX_KEEP_DAYS old; the output names such
+    days. The database records the oldest day it still keeps, so the summarizer refuses to
+    summarize a pruned day instead of reporting zero.
     """
     from receiver import store
 
+    os.umask(PRIVATE_UMASK)
+    real_today = utc_today()
+    if today is not None and today > real_today:
+        raise click.ClickException(
+            f"--today {today} is later than today ({real_today}, UTC); nothing was pruned"
+        )
     settings = receiver_settings({"DATABASE": db} if db else {})
+    keep = keep_days or settings.retention_days
+    limit = max_keep_days or settings.max_keep_days
     try:
         conn = store.open_existing(settings.database)
-        result = store.prune(conn, today or utc_today(), keep_days or settings.retention_days)
+        result = store.prune(conn, today or real_today, keep, limit)
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:  # a read-only or full disk, a locked file
+        raise click.ClickException(f"pruning {settings.database} failed: {exc}") from None
     click.echo(f"deleted {result.deleted} submissions; oldest kept day is {result.oldest_kept_day}")
+    if result.kept_unfetched:
+        click.echo(
+            f"kept {days_text(result.kept_unfetched)} and the days after: not fetched by the"
+            f" export or read by summarize --db yet; deleted once fetched, or at"
+            f" {max(keep, limit)} days old"
+        )
+    if result.deleted_unfetched:
+        click.echo(
+            f"deleted {days_text(result.deleted_unfetched)} unfetched: older than"
+            f" {max(keep, limit)} days (--max-keep-days)"
+        )
+
+
+def days_text(days: list[date]) -> str:
+    """``2026-11-03``, ``2026-11-03, 2026-11-05`` or ``2026-11-03..2026-11-20 (9 days)``."""
+    if len(days) <= 3:
+        return ", ".join(str(day) for day in days)
+    return f"{days[0]}..{days[-1]} ({len(days)} days)"
 
 
 @main.command()

@@ -25,6 +25,8 @@ KEYS = (
     "SITE_URL",
     "SITE_DIR",
     "SYNCHRONOUS",
+    "READ_TIMEOUT",
+    "MAX_KEEP_DAYS",
 )  # every setting; the README documents each
 REQUEST_CLOCK = "request-date"  # CLOCK value: take each submission's day from its Date header
 DEPLOYMENTS = ("prod", "dev")
@@ -49,6 +51,9 @@ class Settings:
     site_dir: Path | None  # a built site to serve beside the receiver (demo)
     synchronous: str  # SQLite's synchronous mode: NORMAL survives a killed process, FULL also
     #                   a power loss, at about half the throughput
+    read_timeout: int  # seconds a client has to send a whole request (headers and body)
+    max_keep_days: int  # prune deletes a day nobody fetched only past this age (and never
+    #                     before retention_days)
 
 
 def system_clock() -> datetime:
@@ -91,6 +96,8 @@ def load_settings(
         site_url=_optional_str(raw, "SITE_URL"),
         site_dir=_optional_dir(raw, "SITE_DIR"),
         synchronous=_choice(raw, "SYNCHRONOUS", ("normal", "full"), "normal").upper(),
+        read_timeout=_positive_int(raw, "READ_TIMEOUT", 10),
+        max_keep_days=_positive_int(raw, "MAX_KEEP_DAYS", 60),
     )
 
 

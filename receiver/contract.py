@@ -17,13 +17,33 @@ from typing import Any, cast
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from receiver import rawfields
 from receiver.analytics_pb2 import Analytics
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMPONENTS = 256
 MAX_VERSION_LENGTH = 64
+MAX_EXTRA_BYTES = 1024  # bytes beyond the known fields (fields of newer clients), kept raw
 COMPONENT_NAME = re.compile(r"[a-z0-9_]{1,64}")
+VERSION = re.compile(r"[\x20-\x3a\x3c-\x7e]+")  # printable ASCII but ';'
 RELEASE_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+
+# The plausible range of every number a report carries (inclusive). A report with a number
+# outside it is refused with a 400 naming the field, so that one client cannot move a day's
+# published means; README.md and docs/operations.md list the same table. A numeric field added
+# to proto/analytics.proto should get a line here.
+RANGES: dict[str, tuple[int, int]] = {
+    "online_content_apps.processes": (0, 10_000),
+    "online_content_apps.hosts": (0, 1_000),
+    "online_workers.processes": (0, 10_000),
+    "online_workers.hosts": (0, 1_000),
+    "postgresql_version": (0, 999_999),  # server_version_num; 0 = unknown, 999999 = 99.9999
+    "rbac_stats.users": (0, 1_000_000),
+    "rbac_stats.groups": (0, 1_000_000),
+    "rbac_stats.domains": (0, 100_000),
+    "rbac_stats.custom_access_policies": (0, 100_000),
+    "rbac_stats.custom_roles": (0, 100_000),
+}
 
 
 class Rejected(ValueError):
@@ -36,6 +56,16 @@ class Rejected(ValueError):
     def __init__(self, message: str, logged: str | None = None) -> None:
         super().__init__(message)
         self.logged = logged or message
+
+
+class ReadTimeout(Exception):
+    """The client did not send its whole request (headers and body) in time; answered 408.
+
+    Raised by the server's client socket (``receiver.worker``) while the request is read.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request did not arrive within {seconds:g} s")
 
 
 @dataclass(frozen=True)
@@ -62,6 +92,7 @@ def decode(body: bytes) -> Submission:
     components = [_component(c) for c in message.components]
     _check_unique(components)
     data = message_to_data(message, skip=("system_id",))
+    _check_raw(message, body, data)
     dev = any(not RELEASE_VERSION.fullmatch(version) for _, version in components)
     return Submission(system_id=system_id, data=data, raw=bytes(body), dev=dev)
 
@@ -96,7 +127,59 @@ def _component(component: Analytics.Component) -> tuple[str, str]:
         raise Rejected(f"component {name!r} has an empty version")
     if len(version) > MAX_VERSION_LENGTH:
         raise Rejected(f"version of component {name!r} is longer than {MAX_VERSION_LENGTH}")
+    if not VERSION.fullmatch(version):
+        raise Rejected(
+            f"version of component {name!r} must be printable ASCII without ';' "
+            f"(no control characters), not {version!r}",
+            logged=f"version of component {name!r} is not printable ASCII without ';'",
+        )
     return name, version
+
+
+def _check_raw(message: Analytics, body: bytes, data: dict[str, Any]) -> None:
+    """Refuse numbers protobuf would cut or that are out of range, and too many extra bytes.
+
+    The extra bytes are what the body holds beyond its known fields written once each:
+    fields of newer clients, and known fields sent more than once (the last one counts, but
+    the raw bytes keep them all).
+    """
+    numbers = _as_sent(message, body, data)
+    for path, value, kept_whole in numbers:
+        if not kept_whole:
+            raise Rejected(f"{path} is {value}, more than the field can hold")
+        low, high = RANGES.get(path, (value, value))
+        if not low <= value <= high:
+            raise Rejected(f"{path} is {value}, outside the plausible range {low}-{high}")
+    message.DiscardUnknownFields()  # the stored raw bytes keep them
+    extra = len(body) - message.ByteSize()
+    if extra > MAX_EXTRA_BYTES:
+        raise Rejected(
+            f"{extra} bytes beyond the fields this receiver knows (fields of a newer client,"
+            f" or fields sent twice); at most {MAX_EXTRA_BYTES} are kept per report"
+        )
+
+
+def _as_sent(message: Analytics, body: bytes, data: dict[str, Any]) -> rawfields.Numbers:
+    """The numbers of the report as sent, and whether protobuf kept each whole.
+
+    A body that is exactly what protobuf writes for the parsed message (what pulpcore sends)
+    cannot hold a number protobuf cut, since a cut number is written differently: its numbers
+    are the decoded ones. Any other body is read byte by byte (``rawfields``).
+    """
+    if message.SerializeToString() != body:
+        try:
+            return rawfields.scan(body, cast(Descriptor, Analytics.DESCRIPTOR))
+        except rawfields.RawFieldError as exc:  # protobuf read it, so this is not expected
+            raise Rejected(f"body is not a valid Analytics message ({exc})") from None
+    numbers: rawfields.Numbers = []
+    for path, parent, name in _RANGE_PATHS:
+        holder = data.get(parent) if parent else data
+        if holder and holder.get(name) is not None:
+            numbers.append((path, holder[name], True))
+    return numbers
+
+
+_RANGE_PATHS = tuple((path, *path.rpartition(".")[::2]) for path in RANGES)
 
 
 def _check_unique(components: list[tuple[str, str]]) -> None:

@@ -2,18 +2,25 @@
 
 Both need ``Authorization: Bearer <EXPORT_TOKEN>``; without a configured token the export does
 not exist (404). No system id and no raw bytes are ever part of an answer.
+
+A complete day (before the receiver's today) whose lines were streamed to the end is recorded as
+fetched; ``prune`` deletes no other day until ``MAX_KEEP_DAYS``.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
+import sqlite3
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
 from receiver import store
-from receiver.views import failure, receiver
+from receiver.views import failure, now_utc, receiver
+
+log = logging.getLogger("receiver")
 
 bp = Blueprint("export", __name__, url_prefix="/export")
 CHUNK_LINES = 256  # lines per write when streaming a day
@@ -44,11 +51,13 @@ def index() -> Response:
             "systems": c.systems,
             "duplicate": c.duplicate,
             "ignored": c.ignored,
+            "fetched": c.fetched,
         }
         for c in store.day_counts(conn)
     ]
     return jsonify(
         deployment=rx.settings.deployment,
+        today=now_utc().date().isoformat(),
         retention_days=rx.settings.retention_days,
         oldest_kept_day=kept.isoformat() if kept else None,
         days=days,
@@ -67,6 +76,7 @@ def day_lines(day: str) -> Response | tuple[Response, int]:
         since = kept.isoformat() if kept else "none"
         return failure(f"raw data for {wanted} is not kept (oldest kept day: {since})", 410)
     path = rx.store.path
+    now = now_utc()
 
     def chunks() -> Iterator[str]:
         conn = store.connect(path)
@@ -78,7 +88,17 @@ def day_lines(day: str) -> Response | tuple[Response, int]:
                     yield "".join(batch)
                     batch.clear()
             yield "".join(batch)
+            if wanted < now.date():  # the whole of a complete day went out
+                mark_fetched(conn, wanted, now)
         finally:
             conn.close()
 
     return Response(stream_with_context(chunks()), mimetype="application/x-ndjson")
+
+
+def mark_fetched(conn: sqlite3.Connection, day: date, now: datetime) -> None:
+    """Record the fetch; a failure only means prune keeps the day longer, so it is logged."""
+    try:
+        store.mark_fetched(conn, day, "export", now)
+    except sqlite3.Error as exc:
+        log.error("recording that %s was fetched failed: %s", day, exc)

@@ -11,21 +11,31 @@ subtraction. Tables:
   accepted ones are the day's submissions).
 * ``meta``: ``collecting_since`` (the first day this database could have received data) and
   ``pruned_before`` (every day before it was deleted by retention).
+* ``fetched_days``: the complete days whose raw data has been read by the nightly job (the
+  export streamed completely) or summarized from this file; ``prune`` deletes no other day
+  before it is ``max_keep_days`` old.
 
 Each connection runs in WAL mode. A submission answered ``accepted`` has been committed, so it
 survives the server process being killed at any moment. With ``synchronous=NORMAL`` (the
 default) the last commits before a power loss or kernel crash may be lost; ``FULL`` syncs the
 log on every commit and survives those too, at about half the throughput (BENCHMARKS.md).
+
+A write that fails (a read-only file, a full disk) closes its connection, so the next request
+opens a fresh one and the receiver recovers by itself once the fault is gone; the time of the
+failure is kept in memory shared by every worker process, for ``/healthz``.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -36,6 +46,7 @@ EPOCH = date(1970, 1, 1)
 BUSY_TIMEOUT_MS = 10_000
 HEALTH_TIMEOUT_MS = 1_000
 PRUNE_BATCH = 5_000
+FAILED_AT = struct.Struct("d")
 
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -64,7 +75,18 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
         ),
     ),
+    (
+        "0002_fetched_days",
+        (
+            """CREATE TABLE fetched_days (
+                day INTEGER PRIMARY KEY,
+                fetched_at TEXT NOT NULL,
+                reader TEXT NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
+READERS = ("export", "local")  # who read a day: the HTTP export, or summarize --db
 
 
 def to_day(value: date) -> int:
@@ -87,12 +109,15 @@ class DayCount:
     systems: int
     duplicate: int
     ignored: int
+    fetched: bool = False  # read completely by an export or a local summarize
 
 
 @dataclass(frozen=True)
 class PruneResult:
     deleted: int
     oldest_kept_day: date
+    kept_unfetched: list[date]  # old enough to go, but never fetched: kept
+    deleted_unfetched: list[date]  # never fetched, but past max_keep_days: deleted
 
 
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
@@ -201,13 +226,21 @@ def _get_meta(conn: sqlite3.Connection, key: str) -> int | None:
 
 
 class Store:
-    """The receiver's database, with one connection per thread of each server process."""
+    """The receiver's database, with one connection per thread of each server process.
+
+    Under the gevent worker every greenlet of a process runs in its one thread and shares that
+    connection; that is safe because no SQLite call yields to another greenlet, so no two
+    transactions ever interleave on it.
+    """
 
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
         self._collecting_since: int | None = None
+        # When a write last failed (0.0: never, or a write succeeded since). Anonymous shared
+        # memory made before gunicorn forks, so every worker sees every worker's failures.
+        self._failed_at = mmap.mmap(-1, FAILED_AT.size)
 
     def conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -215,6 +248,35 @@ class Store:
             conn = connect(self.path, synchronous=self.synchronous)
             self._local.conn = conn
         return conn
+
+    def reset(self) -> None:
+        """Close this thread's connection; the next use opens a fresh one.
+
+        A connection that met a fault can stay broken after the fault is gone (one opened while
+        the file was read-only stays read-only), so a failed one is never used again.
+        """
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with suppress(sqlite3.Error):
+                conn.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection for one write; a failure resets it and is remembered for health."""
+        try:
+            yield self.conn()
+        except sqlite3.Error:
+            self.reset()
+            FAILED_AT.pack_into(self._failed_at, 0, time.time())
+            raise
+        if self.failing():
+            FAILED_AT.pack_into(self._failed_at, 0, 0.0)
+
+    def failing(self) -> bool:
+        """Whether the last write in any worker failed."""
+        failed_at: float = FAILED_AT.unpack_from(self._failed_at, 0)[0]
+        return failed_at > 0
 
     def migrate(self, today: date) -> list[str]:
         """Bring the schema up to date on a connection of its own, closed afterwards, so that
@@ -224,12 +286,12 @@ class Store:
             return migrate(conn, today)
         finally:
             conn.close()
+            restrict_modes(self.path)
 
     def record(self, submission: Submission, now: datetime) -> str:
         """Store one submission unless the system already reported today; return the outcome."""
         day = to_day(now.date())
-        conn = self.conn()
-        with transaction(conn):
+        with self._writing() as conn, transaction(conn):
             system = conn.execute(
                 "INSERT INTO systems (system_id, first_seen) VALUES (?, ?)"
                 " ON CONFLICT (system_id) DO UPDATE"
@@ -249,8 +311,7 @@ class Store:
 
     def count_outcome(self, now: datetime, status: str) -> None:
         """Count a submission that was answered but not stored (``ignored``)."""
-        conn = self.conn()
-        with transaction(conn):
+        with self._writing() as conn, transaction(conn):
             self._count(conn, to_day(now.date()), status)
 
     @staticmethod
@@ -273,16 +334,56 @@ class Store:
 
     def check_writable(self) -> None:
         """Raise sqlite3.Error unless a write can be committed within a second."""
-        conn = self.conn()
-        conn.execute(f"PRAGMA busy_timeout = {HEALTH_TIMEOUT_MS}")
+        with self._writing() as conn:
+            conn.execute(f"PRAGMA busy_timeout = {HEALTH_TIMEOUT_MS}")
+            try:
+                with transaction(conn):
+                    conn.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('checked_at', ?)",
+                        (datetime.now().isoformat(),),
+                    )
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def problem(self) -> str | None:
+        """Why reports cannot be stored right now (for the log, not the public), or None.
+
+        Cheap while writes succeed: a read and a look at the filesystem. Only after a write
+        failed, in any worker, does it try a write of its own, to notice the recovery.
+        """
         try:
-            with transaction(conn):
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('checked_at', ?)",
-                    (datetime.now().isoformat(),),
-                )
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if self.failing():
+                self.check_writable()
+            else:
+                self.conn().execute("SELECT count(*) FROM schema_migrations").fetchone()
+        except sqlite3.Error as exc:
+            self.reset()
+            return str(exc)
+        return filesystem_problem(self.path)
+
+
+def restrict_modes(path: Path) -> None:
+    """Take group and other permissions off the database and its -wal and -shm files, which
+    hold every report (files made by an older version or under a lax umask). Best effort: a
+    file owned by another user is left as it is."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        with suppress(OSError):
+            mode = (path.parent / name).stat().st_mode & 0o777
+            if mode & 0o077:
+                (path.parent / name).chmod(mode & 0o700)
+
+
+def filesystem_problem(path: Path) -> str | None:
+    """A read-only or full filesystem under ``path``, seen without writing anything."""
+    try:
+        stat = os.statvfs(path.parent)
+    except OSError as exc:
+        return str(exc)
+    if stat.f_flag & os.ST_RDONLY:
+        return f"{path.parent} is on a read-only filesystem"
+    if stat.f_bavail == 0:
+        return f"the disk holding {path.parent} is full"
+    return None
 
 
 def _json(submission: Submission) -> str:
@@ -309,13 +410,35 @@ def day_counts(conn: sqlite3.Connection) -> list[DayCount]:
                    sum(CASE status WHEN 'ignored' THEN count ELSE 0 END) AS ignored
             FROM outcomes GROUP BY day
         )
-        SELECT day, coalesce(systems, 0), coalesce(duplicate, 0), coalesce(ignored, 0)
+        SELECT day, coalesce(systems, 0), coalesce(duplicate, 0), coalesce(ignored, 0),
+               day IN (SELECT day FROM fetched_days)
         FROM (SELECT day FROM kept UNION SELECT day FROM rejected)
         LEFT JOIN kept USING (day) LEFT JOIN rejected USING (day)
         ORDER BY day
         """
     )
-    return [DayCount(from_day(d), s, dup, ign) for d, s, dup, ign in rows]
+    return [DayCount(from_day(d), s, dup, ign, bool(f)) for d, s, dup, ign, f in rows]
+
+
+def mark_fetched(conn: sqlite3.Connection, day: date, reader: str, now: datetime) -> None:
+    """Record that the raw data of the complete ``day`` was read by ``reader`` (see READERS)."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO fetched_days (day, fetched_at, reader) VALUES (?, ?, ?)"
+            " ON CONFLICT (day) DO NOTHING",
+            (to_day(day), now.isoformat(timespec="seconds"), reader),
+        )
+
+
+def mark_fetched_in(path: Path, day: date, reader: str, now: datetime) -> None:
+    """``mark_fetched`` on a short connection of its own, for a reader whose connection is
+    read-only. Raises sqlite3.Error when the file cannot be written (it is never created)."""
+    uri = f"{path.resolve().as_uri()}?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        mark_fetched(conn, day, reader, now)
+    finally:
+        conn.close()
 
 
 DAY_ROWS_SQL = (
@@ -335,24 +458,51 @@ def export_lines(conn: sqlite3.Connection, day: date) -> Iterator[str]:
         yield f"{prefix}{age},{data[1:]}\n"  # data is a non-empty JSON object
 
 
-def prune(conn: sqlite3.Connection, today: date, keep_days: int) -> PruneResult:
-    """Delete submissions of days before ``today - keep_days``, in short batches."""
-    boundary = to_day(today) - keep_days
+def unfetched_days(conn: sqlite3.Connection, before: date) -> list[date]:
+    """Days before ``before`` that still hold raw data (reports or counted posts) that no
+    export and no local summarize has read."""
+    rows = conn.execute(
+        "SELECT day FROM (SELECT day FROM submissions WHERE day < :before"
+        " UNION SELECT day FROM outcomes WHERE day < :before)"
+        " WHERE day NOT IN (SELECT day FROM fetched_days) ORDER BY day",
+        {"before": to_day(before)},
+    )
+    return [from_day(row[0]) for row in rows]
+
+
+def prune(conn: sqlite3.Connection, today: date, keep_days: int, max_keep_days: int) -> PruneResult:
+    """Delete the raw data of days before ``today - keep_days`` once they have been fetched.
+
+    The kept days stay one unbroken range from ``oldest_kept_day`` on (the export and the
+    summarizer rely on it), so deleting stops at the first day nobody has fetched, unless that
+    day is more than ``max_keep_days`` old: such days go whether fetched or not.
+    """
+    boundary = today - timedelta(days=keep_days)
+    hard_limit = today - timedelta(days=max(keep_days, max_keep_days))
+    unfetched = unfetched_days(conn, boundary)
+    waiting = [day for day in unfetched if day >= hard_limit]
+    cut = to_day(waiting[0] if waiting else boundary)
     deleted = 0
     while True:
         with transaction(conn):
             count = conn.execute(
                 "DELETE FROM submissions WHERE id IN"
                 " (SELECT id FROM submissions WHERE day < ? LIMIT ?)",
-                (boundary, PRUNE_BATCH),
+                (cut, PRUNE_BATCH),
             ).rowcount
             if count < PRUNE_BATCH:
-                conn.execute("DELETE FROM outcomes WHERE day < ?", (boundary,))
+                conn.execute("DELETE FROM outcomes WHERE day < ?", (cut,))
+                conn.execute("DELETE FROM fetched_days WHERE day < ?", (cut,))
                 previous = _get_meta(conn, "pruned_before")
-                _set_meta(conn, "pruned_before", max(boundary, previous or boundary))
+                _set_meta(conn, "pruned_before", max(cut, previous or cut))
         deleted += count
         if count < PRUNE_BATCH:
             break
     kept = oldest_kept_day(conn)
     assert kept is not None
-    return PruneResult(deleted=deleted, oldest_kept_day=kept)
+    return PruneResult(
+        deleted=deleted,
+        oldest_kept_day=kept,
+        kept_unfetched=waiting,
+        deleted_unfetched=[day for day in unfetched if day < hard_limit],
+    )

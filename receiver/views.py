@@ -1,7 +1,7 @@
 """Submissions, health and the front page.
 
-``POST /`` follows one path: decode, check, store, answer. Anything a client can send gets a
-200 or a 4xx with a reason; only a database that cannot be written gives a 503.
+``POST /`` follows one path: read, decode, check, store, answer. Anything a client can send
+gets a 200 or a 4xx with a reason; only a database that cannot be written gives a 503.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -25,10 +26,12 @@ from flask import (
     send_from_directory,
 )
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, NotFound
+from gunicorn.http.errors import NoMoreData, ParseException
+from werkzeug.exceptions import ClientDisconnected, HTTPException, NotFound
+from werkzeug.security import safe_join
 
 from receiver import Receiver
-from receiver.contract import MAX_BODY_BYTES, Rejected, decode
+from receiver.contract import MAX_BODY_BYTES, ReadTimeout, Rejected, decode
 
 log = logging.getLogger("receiver")
 PUBLISHED_SITE = "https://pulp.github.io/pulp-analytics/"  # mkdocs.yml's site_url
@@ -88,6 +91,8 @@ def submit() -> Response | tuple[Response, int]:
     body = request.get_data(cache=False)
     if len(body) > MAX_BODY_BYTES:  # a chunked body carries no length to refuse it up front
         return failure(f"body is larger than {MAX_BODY_BYTES} bytes", 413)
+    if len(body) < (request.content_length or 0):  # the client closed its side early
+        return failure("the body ended before its Content-Length", 400)
     try:
         submission = decode(body)
     except Rejected as exc:
@@ -105,12 +110,16 @@ def submit() -> Response | tuple[Response, int]:
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
+    """200 while reports can be stored; 503 when they cannot (the log says why).
+
+    No write per probe while writes succeed; see ``Store.problem``.
+    """
     rx = receiver()
-    try:
-        rx.store.check_writable()
-    except sqlite3.Error as exc:
-        log.error("health check failed: %s", exc)
-        return jsonify(status="unavailable", error=f"database is not writable: {exc}"), 503
+    problem = rx.store.problem()
+    if problem:
+        log.error("health check failed: %s", problem)
+        g.outcome = "reports cannot be stored"
+        return jsonify(status="unavailable", error="reports cannot be stored right now"), 503
     return jsonify(status="ok", deployment=rx.settings.deployment), 200
 
 
@@ -120,7 +129,7 @@ def front_page() -> ResponseReturnValue:
     if settings.site_url:
         return redirect(settings.site_url, code=302)
     if settings.site_dir:
-        return send_from_directory(settings.site_dir, "index.html")
+        return send_site_file(settings.site_dir, "index.html")
     name = escape(settings.deployment)
     site = PUBLISHED_SITE + ("dev/" if settings.deployment == "dev" else "")
     page = (
@@ -141,6 +150,17 @@ def site_file(path: str) -> ResponseReturnValue:
         raise NotFound()
     if path.endswith("/"):
         path += "index.html"
+    return send_site_file(site_dir, path)
+
+
+def send_site_file(site_dir: Path, path: str) -> Response:
+    """A file of the built site; 404 for anything that resolves outside it (a symlink out)."""
+    joined = safe_join(str(site_dir), path)
+    if joined is None:
+        raise NotFound()
+    target = Path(joined).resolve()
+    if not target.is_relative_to(site_dir.resolve()) or not target.is_file():
+        raise NotFound()
     return send_from_directory(site_dir, path)
 
 
@@ -152,7 +172,27 @@ def register_error_handlers(app: Flask) -> None:
         code = exc.code or 500
         if code == 413:
             return failure(f"body is larger than {MAX_BODY_BYTES} bytes", 413)
+        if isinstance(exc, ClientDisconnected):
+            return failure("the body ended before its Content-Length", 400)
         return failure(exc.description or exc.name, code)
+
+    @app.errorhandler(ReadTimeout)
+    def too_slow(exc: ReadTimeout) -> tuple[Response, int]:
+        return failure(str(exc), 408)
+
+    @app.errorhandler(NoMoreData)
+    @app.errorhandler(ParseException)
+    def malformed_body(exc: Exception) -> tuple[Response, int]:
+        """A chunked body that breaks off or is malformed (read by gunicorn's parser)."""
+        reason = "the body ended early" if isinstance(exc, NoMoreData) else str(exc)
+        return failure(f"malformed request body: {reason}", 400, "malformed request body")
+
+    @app.errorhandler(sqlite3.Error)
+    def storage_error(exc: sqlite3.Error) -> tuple[Response, int]:
+        """The database failed under a read (the export): a fresh connection next time."""
+        log.error("reading the database failed: %s", exc)
+        receiver().store.reset()
+        return failure("storage is unavailable, try again later", 503)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:

@@ -22,6 +22,7 @@ def test_defaults() -> None:
     assert settings.export_token is None
     assert settings.site_url is None
     assert settings.synchronous == "NORMAL"
+    assert (settings.read_timeout, settings.max_keep_days) == (10, 60)
     assert settings.clock().tzinfo is not None
 
 
@@ -39,6 +40,8 @@ def test_every_key_comes_from_the_environment() -> None:
         "ANALYTICS_CLOCK": "2026-11-27T08:00:00Z",
         "ANALYTICS_SITE_URL": "https://example.org/",
         "ANALYTICS_SYNCHRONOUS": "full",
+        "ANALYTICS_READ_TIMEOUT": "3",
+        "ANALYTICS_MAX_KEEP_DAYS": "30",
     }
     settings = load_settings(None, INSTANCE, environ)
     assert settings.database == Path("/data/a.sqlite3")
@@ -47,6 +50,7 @@ def test_every_key_comes_from_the_environment() -> None:
     assert settings.clock() == datetime(2026, 11, 27, 8, tzinfo=UTC)
     assert settings.site_url == "https://example.org/"
     assert settings.synchronous == "FULL"
+    assert (settings.read_timeout, settings.max_keep_days) == (3, 30)
 
 
 def test_the_mapping_wins_over_the_environment() -> None:
@@ -64,6 +68,8 @@ def test_the_mapping_wins_over_the_environment() -> None:
         ("CLOCK", "tomorrow", "ANALYTICS_CLOCK must be an ISO date or time"),
         ("SITE_DIR", "/no/such/dir", "ANALYTICS_SITE_DIR is not a directory"),
         ("SYNCHRONOUS", "off", "ANALYTICS_SYNCHRONOUS must be one of normal, full"),
+        ("READ_TIMEOUT", "0", "ANALYTICS_READ_TIMEOUT must be at least 1"),
+        ("MAX_KEEP_DAYS", "two months", "ANALYTICS_MAX_KEEP_DAYS must be a whole number"),
     ],
 )
 def test_bad_settings_stop_start_up_with_a_clear_message(
@@ -80,7 +86,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
     create_app({"DATABASE": db})
     create_app({"DATABASE": db})
     rows = sqlite3.connect(db).execute("SELECT name FROM schema_migrations").fetchall()
-    assert rows == [("0001_initial",)]
+    assert rows == [("0001_initial",), ("0002_fetched_days",)]
     mode = sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from builder.cli import main
 from tests import wire
 from tests.conftest import AUTH, TOKEN, Clock
+from tests.faults import immutable
 
 
 def post_days(client: FlaskClient, clock: Clock, days: dict[date, list[str]]) -> None:
@@ -54,11 +55,12 @@ def test_export_index_lists_kept_days(client: FlaskClient, clock: Clock) -> None
     )
     assert client.get("/export/", headers=AUTH).json == {
         "deployment": "dev",
+        "today": "2026-11-04",
         "retention_days": 14,
         "oldest_kept_day": "2026-11-02",
         "days": [
-            {"date": "2026-11-02", "systems": 2, "duplicate": 0, "ignored": 0},
-            {"date": "2026-11-04", "systems": 1, "duplicate": 0, "ignored": 0},
+            {"date": "2026-11-02", "systems": 2, "duplicate": 0, "ignored": 0, "fetched": False},
+            {"date": "2026-11-04", "systems": 1, "duplicate": 0, "ignored": 0, "fetched": False},
         ],
     }
 
@@ -100,6 +102,17 @@ def test_export_refuses_days_it_no_longer_keeps(client: FlaskClient, clock: Cloc
     assert "oldest kept day: 2026-11-02" in response.json["error"]
 
 
+def export_day(client: FlaskClient, day: str) -> str:
+    """Fetch a day's export whole, as the nightly job does."""
+    response = client.get(f"/export/{day}.jsonl", headers=AUTH)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def fetched(client: FlaskClient) -> dict[str, bool]:
+    return {d["date"]: d["fetched"] for d in client.get("/export/", headers=AUTH).json["days"]}
+
+
 def run_cli(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
     return result.exit_code, result.output
@@ -117,11 +130,13 @@ def test_prune_deletes_old_days_and_keeps_first_seen(
             date(2026, 11, 20): ["a" * 32, "c" * 32],
         },
     )
+    for day in ("2026-11-02", "2026-11-10"):  # what the nightly job did on those nights
+        export_day(client, day)
     code, output = run_cli(
         "prune", "--db", str(db_path), "--keep-days", "14", "--today", "2026-11-20"
     )
     assert code == 0, output
-    assert "deleted 2 submissions; oldest kept day is 2026-11-06" in output
+    assert output == "deleted 2 submissions; oldest kept day is 2026-11-06\n"
     index = client.get("/export/", headers=AUTH).json
     assert index["oldest_kept_day"] == "2026-11-06"
     assert [d["date"] for d in index["days"]] == ["2026-11-10", "2026-11-20"]
@@ -139,6 +154,8 @@ def test_prune_reads_the_retention_setting(
     client: FlaskClient, clock: Clock, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     post_days(client, clock, {date(2026, 11, 2): ["a" * 32], date(2026, 11, 5): ["b" * 32]})
+    clock.set_day(date(2026, 11, 6))
+    export_day(client, "2026-11-02")
     monkeypatch.setenv("ANALYTICS_RETENTION_DAYS", "2")
     code, output = run_cli("prune", "--db", str(db_path), "--today", "2026-11-06")
     assert code == 0
@@ -177,3 +194,134 @@ def test_a_backfill_before_the_database_existed_moves_collecting_since(
 ) -> None:
     post_days(client, clock, {date(2026, 10, 20): ["a" * 32]})
     assert client.get("/export/", headers=AUTH).json["oldest_kept_day"] == "2026-10-20"
+
+
+def test_a_complete_day_is_fetched_once_its_export_was_read_to_the_end(
+    client: FlaskClient, clock: Clock
+) -> None:
+    post_days(client, clock, {date(2026, 11, 2): ["a" * 32], date(2026, 11, 3): ["b" * 32]})
+    export_day(client, "2026-11-03")  # today for the receiver: not complete, not fetched
+    assert fetched(client) == {"2026-11-02": False, "2026-11-03": False}
+    export_day(client, "2026-11-02")
+    assert fetched(client) == {"2026-11-02": True, "2026-11-03": False}
+    assert client.get("/export/", headers=AUTH).json["today"] == "2026-11-03"
+
+
+def test_an_export_stopped_midway_does_not_count_as_fetched(
+    client: FlaskClient, clock: Clock
+) -> None:
+    post_days(client, clock, {date(2026, 11, 2): [str(uuid.uuid4()) for _ in range(300)]})
+    clock.set_day(date(2026, 11, 3))
+    response = client.get("/export/2026-11-02.jsonl", headers=AUTH, buffered=False)
+    first = next(response.response)  # one chunk of 256 lines of 300, then the reader goes away
+    assert len(first.splitlines()) == 256
+    response.close()
+    assert fetched(client) == {"2026-11-02": False}
+
+
+def test_prune_keeps_days_nobody_fetched_and_says_so(
+    client: FlaskClient, clock: Clock, db_path: Path
+) -> None:
+    post_days(
+        client,
+        clock,
+        {
+            date(2026, 11, 1): ["a" * 32],
+            date(2026, 11, 2): ["b" * 32],
+            date(2026, 11, 3): ["c" * 32],
+            date(2026, 11, 4): ["d" * 32],
+        },
+    )
+    clock.set_day(date(2026, 11, 10))
+    export_day(client, "2026-11-01")
+    export_day(client, "2026-11-03")  # 11-02 was skipped: never fetched
+    code, output = run_cli(
+        "prune", "--db", str(db_path), "--keep-days", "2", "--today", "2026-11-10"
+    )
+    assert code == 0, output
+    assert output.splitlines() == [
+        "deleted 1 submissions; oldest kept day is 2026-11-02",
+        "kept 2026-11-02, 2026-11-04 and the days after: not fetched by the export or read by"
+        " summarize --db yet; deleted once fetched, or at 60 days old",
+    ]
+    assert client.get("/export/2026-11-02.jsonl", headers=AUTH).status_code == 200
+    export_day(client, "2026-11-02")
+    export_day(client, "2026-11-04")
+    code, output = run_cli(
+        "prune", "--db", str(db_path), "--keep-days", "2", "--today", "2026-11-10"
+    )
+    assert output == "deleted 3 submissions; oldest kept day is 2026-11-08\n"
+
+
+def test_prune_deletes_unfetched_days_past_the_hard_limit_and_names_them(
+    client: FlaskClient, clock: Clock, db_path: Path
+) -> None:
+    post_days(client, clock, {date(2026, 11, 1): ["a" * 32], date(2026, 11, 5): ["b" * 32]})
+    clock.set_day(date(2026, 11, 12))
+    args = ["prune", "--db", str(db_path), "--keep-days", "2", "--max-keep-days", "10"]
+    code, output = run_cli(*args, "--today", "2026-11-12")
+    assert code == 0, output
+    assert output.splitlines() == [
+        "deleted 1 submissions; oldest kept day is 2026-11-05",
+        "kept 2026-11-05 and the days after: not fetched by the export or read by summarize"
+        " --db yet; deleted once fetched, or at 10 days old",
+        "deleted 2026-11-01 unfetched: older than 10 days (--max-keep-days)",
+    ]
+
+
+def test_the_hard_limit_can_be_a_receiver_setting(
+    client: FlaskClient, clock: Clock, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post_days(client, clock, {date(2026, 11, 1): ["a" * 32]})
+    monkeypatch.setenv("ANALYTICS_MAX_KEEP_DAYS", "5")
+    code, output = run_cli(
+        "prune", "--db", str(db_path), "--keep-days", "1", "--today", "2026-11-07"
+    )
+    assert code == 0, output
+    assert "deleted 1 submissions; oldest kept day is 2026-11-06" in output
+
+
+def test_prune_refuses_a_today_after_the_real_date_and_changes_nothing(
+    client: FlaskClient, clock: Clock, db_path: Path
+) -> None:
+    post_days(client, clock, {date(2026, 11, 2): ["a" * 32]})
+    export_day(client, "2026-11-02")
+    before = Path(db_path).read_bytes()
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    code, output = run_cli("prune", "--db", str(db_path), "--today", str(tomorrow))
+    assert code != 0
+    assert output.splitlines() == [
+        f"Error: --today {tomorrow} is later than today ({tomorrow - timedelta(days=1)}, UTC);"
+        " nothing was pruned"
+    ]
+    assert Path(db_path).read_bytes() == before
+    assert client.get("/export/", headers=AUTH).json["oldest_kept_day"] == "2026-11-02"
+
+
+def test_summarize_db_records_the_days_it_read(
+    client: FlaskClient, clock: Clock, db_path: Path, tmp_path: Path
+) -> None:
+    post_days(client, clock, {date(2026, 11, 2): ["a" * 32], date(2026, 11, 3): ["b" * 32]})
+    out = str(tmp_path / "summaries")
+    code, output = run_cli("summarize", "--db", str(db_path), "--summaries", out,
+                           "--today", "2026-11-03")  # fmt: skip
+    assert code == 0, output
+    assert fetched(client) == {"2026-11-02": True, "2026-11-03": False}
+
+
+def test_summarize_db_on_a_file_it_cannot_write_says_so_once_and_carries_on(
+    client: FlaskClient, clock: Clock, db_path: Path, tmp_path: Path
+) -> None:
+    post_days(client, clock, {date(2026, 11, 2): ["a" * 32], date(2026, 11, 3): ["b" * 32]})
+    out = tmp_path / "summaries"
+    with immutable(db_path):
+        code, output = run_cli("summarize", "--db", str(db_path), "--summaries", str(out),
+                               "--today", "2026-11-04")  # fmt: skip
+    assert code == 0, output
+    notes = [line for line in output.splitlines() if line.startswith("cannot record")]
+    assert notes == [
+        f"cannot record in {db_path} which days were summarized (attempt to write a readonly"
+        " database); prune keeps them until --max-keep-days"
+    ]
+    assert sorted(p.name for p in out.glob("*/*/*.json")) == ["2026-11-02.json", "2026-11-03.json"]
+    assert fetched(client) == {"2026-11-02": False, "2026-11-03": False}

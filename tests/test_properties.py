@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from receiver import create_app
+from receiver.contract import MAX_VERSION_LENGTH, RANGES, VERSION
 from tests import wire
 
 SETTINGS = settings(
@@ -58,11 +59,22 @@ def test_any_bytes_get_200_or_400_never_5xx(shared_client: Any, body: bytes) -> 
     assert ("status" in payload) if response.status_code == 200 else payload["error"]
 
 
-counter = st.one_of(st.none(), st.integers(0, 2**32 - 1))
-pair = st.one_of(st.none(), st.fixed_dictionaries({"processes": counter, "hosts": counter}))
-rbac = st.one_of(st.none(), st.fixed_dictionaries({k: counter for k in wire.RBAC}))
+def counter(path: str) -> st.SearchStrategy[int | None]:
+    """None (not sent) or any number in the field's plausible range."""
+    low, high = RANGES[path]
+    return st.one_of(st.none(), st.integers(low, high))
+
+
+def pair(field: str) -> st.SearchStrategy[dict[str, int | None] | None]:
+    counts = {k: counter(f"{field}.{k}") for k in wire.PAIR}
+    return st.one_of(st.none(), st.fixed_dictionaries(counts))
+
+
+rbac = st.one_of(
+    st.none(), st.fixed_dictionaries({k: counter(f"rbac_stats.{k}") for k in wire.RBAC})
+)
 names = st.lists(st.from_regex(r"[a-z0-9_]{1,64}", fullmatch=True), unique=True, max_size=12)
-version = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=64)
+version = st.from_regex(VERSION, fullmatch=True).filter(lambda v: len(v) <= MAX_VERSION_LENGTH)
 
 
 @SETTINGS
@@ -70,9 +82,9 @@ version = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_s
     system=st.uuids(),
     component_names=names,
     versions=st.lists(version, min_size=12, max_size=12),
-    workers=pair,
-    content_apps=pair,
-    postgresql=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+    workers=pair("online_workers"),
+    content_apps=pair("online_content_apps"),
+    postgresql=counter("postgresql_version"),
     rbac_stats=rbac,
 )
 def test_a_valid_message_round_trips_through_store_and_export(
@@ -114,3 +126,65 @@ def test_a_fresh_receiver_leaves_no_folder_behind() -> None:
         folder = Path(client.application.config["DATABASE"]).parent
         assert client.post("/", data=wire.analytics(str(uuid.uuid4()))).status_code == 200
     assert not folder.exists()
+
+
+@SETTINGS
+@given(
+    bad=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=64).filter(
+        lambda v: not VERSION.fullmatch(v)
+    )
+)
+def test_a_version_outside_printable_ascii_or_with_a_semicolon_is_refused(
+    shared_client: Any, bad: str
+) -> None:
+    response = shared_client.post("/", data=wire.analytics(str(uuid.uuid4()), [("core", bad)]))
+    assert response.status_code == 400
+    assert "must be printable ASCII without ';'" in response.json["error"]
+
+
+@SETTINGS
+@given(
+    path=st.sampled_from(sorted(RANGES)),
+    value=st.one_of(st.integers(1_000_001, 2**32 - 1), st.integers(2**32, 2**64 - 1)),
+)
+def test_a_number_outside_its_range_is_refused_never_stored_cut(
+    shared_client: Any, path: str, value: int
+) -> None:
+    parent, _, name = path.rpartition(".")
+    fields: dict[str, Any] = {"postgresql_version": value} if not parent else {}
+    if parent == "rbac_stats":
+        fields["rbac"] = {name: value}
+    elif parent:
+        fields["workers" if parent == "online_workers" else "content_apps"] = {name: value}
+    response = shared_client.post("/", data=wire.analytics(str(uuid.uuid4()), **fields))
+    assert response.status_code == 400
+    assert response.json["error"].startswith(f"{path} is {value}, ")
+
+
+wide = st.one_of(st.none(), st.integers(0, 2**33))
+
+
+@SETTINGS
+@given(
+    workers=st.one_of(st.none(), st.fixed_dictionaries({"processes": wide, "hosts": wide})),
+    postgresql=wide,
+    extra=st.binary(max_size=1100).map(lambda b: wire.chunk(99, b) if b else b""),
+)
+def test_field_order_does_not_change_the_answer(
+    shared_client: Any,
+    workers: dict[str, int | None] | None,
+    postgresql: int | None,
+    extra: bytes,
+) -> None:
+    """pulpcore's own byte order takes a shortcut in the checks; any other order reads every
+    byte. Both must come to the same answer."""
+    system = str(uuid.uuid4())
+    head = wire.text(1, system)
+    body = wire.analytics(system, workers=workers, postgresql_version=postgresql, extra=extra)
+    reordered = body[len(head) :] + head
+    client = shared_client
+    first, second = client.post("/", data=body), client.post("/", data=reordered)
+    assert first.status_code == second.status_code
+    assert first.json == second.json or first.json == {"status": "accepted"}
+    if first.status_code == 200:
+        assert second.json == {"status": "duplicate"}

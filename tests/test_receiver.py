@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from flask.testing import FlaskClient
 
 from tests import wire
 from tests.conftest import AUTH, Clock
+from tests.faults import immutable, wal
 
 SYSTEM = "6d7e6f3b-1b8f-4a5e-9a43-7b9b8c1f2e10"
 
@@ -137,7 +139,9 @@ def test_dev_systems_are_ignored_on_prod(
     conn = sqlite3.connect(db_path)
     assert stored(conn) == (1, 1)
     index = client.get("/export/", headers=AUTH).json
-    assert index["days"] == [{"date": "2026-11-02", "systems": 1, "duplicate": 0, "ignored": 1}]
+    assert index["days"] == [
+        {"date": "2026-11-02", "systems": 1, "duplicate": 0, "ignored": 1, "fetched": False}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -190,6 +194,56 @@ BAD_BODIES = {
         wire.analytics(SYSTEM, [(f"p{i}", "1.0.0") for i in range(257)]),
         "257 components",
     ),
+    **{
+        f"version {version!r}": (
+            wire.analytics(SYSTEM, [("core", version)]),
+            "version of component 'core' must be printable ASCII without ';'",
+        )
+        for version in ("1\u00b2", "\u2460", "3.21.0\x00", "3.21\n", "1\t2", "3.21\x7f", "1;=1+1")
+    },
+    "processes at the uint32 maximum": (
+        wire.analytics(SYSTEM, workers={"processes": 2**32 - 1, "hosts": 1}),
+        "online_workers.processes is 4294967295, outside the plausible range 0-10000",
+    ),
+    "processes -1 as a 64-bit varint": (
+        wire.analytics(SYSTEM, workers={"processes": 2**64 - 1, "hosts": 1}),
+        "online_workers.processes is 18446744073709551615, more than the field can hold",
+    ),
+    "hosts that protobuf would cut to 5": (
+        wire.analytics(SYSTEM, content_apps={"processes": 2, "hosts": 2**32 + 5}),
+        "online_content_apps.hosts is 4294967301, more than the field can hold",
+    ),
+    "postgresql version out of range": (
+        wire.analytics(SYSTEM, postgresql_version=10_000_000),
+        "postgresql_version is 10000000, outside the plausible range 0-999999",
+    ),
+    "rbac users out of range": (
+        wire.analytics(SYSTEM, rbac={"users": 1_000_001}),
+        "rbac_stats.users is 1000001, outside the plausible range 0-1000000",
+    ),
+    "unknown fields over the cap": (
+        wire.analytics(SYSTEM, extra=wire.chunk(99, b"x" * 1100)),
+        "1104 bytes beyond the fields this receiver knows (fields of a newer client, or fields"
+        " sent twice); at most 1024 are kept per report",
+    ),
+    "known fields sent over and over": (
+        wire.analytics(SYSTEM, extra=wire.uint(5, 130004) * 300),
+        "1196 bytes beyond the fields this receiver knows",  # the last one counts
+    ),
+    "unknown fields before the known ones": (
+        wire.chunk(99, b"x" * 1100) + wire.analytics(SYSTEM),
+        "1104 bytes beyond the fields this receiver knows",
+    ),
+    "a number cut by protobuf among fields in another order": (
+        wire.uint(5, 2**32 + 130004) + wire.analytics(SYSTEM),
+        "postgresql_version is 4295097300, more than the field can hold",
+    ),
+    "unknown fields inside components count too": (
+        wire.text(1, SYSTEM)
+        + wire.chunk(4, wire.text(1, "core") + wire.text(2, "3.21.0") + wire.chunk(9, b"x" * 600))
+        + wire.chunk(4, wire.text(1, "rpm") + wire.text(2, "3.19.4") + wire.chunk(9, b"x" * 600)),
+        "1208 bytes beyond the fields this receiver knows",
+    ),
 }
 
 
@@ -203,6 +257,47 @@ def test_bad_bodies_get_400_with_a_reason_and_store_nothing(
     assert reason in response.json["error"]
     assert stored(db) == (0, 0)
     assert db.execute("SELECT count(*) FROM outcomes").fetchone()[0] == 0
+
+
+def test_numbers_at_the_edges_of_their_ranges_are_accepted(client: FlaskClient) -> None:
+    body = wire.analytics(
+        SYSTEM,
+        workers={"processes": 10_000, "hosts": 1_000},
+        content_apps={"processes": 0, "hosts": 0},
+        postgresql_version=999_999,
+        rbac={"users": 1_000_000, "groups": 0, "domains": 100_000, "custom_roles": 100_000},
+    )
+    assert client.post("/", data=body).json == {"status": "accepted"}
+
+
+GROUP = wire.tag(20, 3) + wire.uint(1, 5) + wire.tag(21, 3) + wire.tag(21, 4) + wire.tag(20, 4)
+ODD_ENCODINGS = {  # what protobuf accepts, so the receiver reads them byte by byte and agrees
+    "an unknown group": wire.analytics(SYSTEM, extra=GROUP),
+    "unknown fixed-width fields": wire.analytics(
+        SYSTEM, extra=wire.tag(30, 1) + b"\0" * 8 + wire.tag(31, 5) + b"\0" * 4
+    ),
+    "a known number with another wire type": wire.analytics(SYSTEM, extra=wire.tag(5, 5) + b"1234"),
+    "a number in an overlong varint": wire.analytics(SYSTEM) + wire.tag(5, 0) + b"\x85\x80\x80\x00",
+}
+
+
+@pytest.mark.parametrize("case", ODD_ENCODINGS)
+def test_odd_encodings_protobuf_accepts_are_accepted(client: FlaskClient, case: str) -> None:
+    assert client.post("/", data=ODD_ENCODINGS[case]).json == {"status": "accepted"}
+
+
+def test_unknown_fields_up_to_the_cap_are_kept(client: FlaskClient, db: sqlite3.Connection) -> None:
+    body = wire.analytics(SYSTEM, extra=wire.chunk(99, b"x" * 1020))  # 1024 bytes with its tag
+    assert client.post("/", data=body).json == {"status": "accepted"}
+    assert db.execute("SELECT raw FROM submissions").fetchone()[0] == body
+
+
+def test_versions_may_use_any_printable_ascii_but_semicolon(client: FlaskClient) -> None:
+    version = "3.21.0+git.2026-11-02 (a1b2c3)~rc1_@[x]"
+    body = wire.analytics(SYSTEM, [("core", version)])
+    assert client.post("/", data=body).json == {"status": "accepted"}
+    [line] = export_day(client, "2026-11-02")
+    assert line["components"] == [{"name": "core", "version": version}]
 
 
 def test_256_components_of_64_character_versions_are_accepted(client: FlaskClient) -> None:
@@ -232,19 +327,45 @@ def test_healthz_reports_a_writable_database(client: FlaskClient) -> None:
     assert (response.status_code, response.json["status"]) == (200, "ok")
 
 
-def test_healthz_is_503_while_the_database_cannot_be_written(
-    client: FlaskClient, db_path: Any
+def test_a_report_that_cannot_be_stored_gets_503_and_the_next_one_is_stored_again(
+    client: FlaskClient, db_path: Path, db: sqlite3.Connection
 ) -> None:
-    client.get("/healthz")  # the app's connection exists before the lock is taken
-    blocker = sqlite3.connect(db_path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        response = client.get("/healthz")
+    with immutable(db_path):  # the request's connection is opened while the file is read-only
+        response = client.post("/", data=wire.analytics(SYSTEM))
         assert response.status_code == 503
-        assert response.json["status"] == "unavailable"
-    finally:
-        blocker.execute("ROLLBACK")
+        assert response.json == {"error": "storage is unavailable, try again later"}
+    assert client.post("/", data=wire.analytics(SYSTEM)).json == {"status": "accepted"}
+    assert stored(db) == (1, 1)
+
+
+def test_healthz_fails_while_reports_cannot_be_stored_and_shows_no_sqlite_error(
+    client: FlaskClient, db_path: Path
+) -> None:
+    assert client.get("/healthz").json == {"status": "ok", "deployment": "dev"}
+    assert client.post("/", data=wire.analytics(SYSTEM)).status_code == 200
+    with immutable(db_path, wal(db_path)):  # what a read-only disk does under a connection
+        assert client.post("/", data=wire.analytics(str(uuid.uuid4()))).status_code == 503
+        for _ in range(3):
+            response = client.get("/healthz")
+            assert response.status_code == 503
+            assert response.json == {
+                "status": "unavailable",
+                "error": "reports cannot be stored right now",
+            }
     assert client.get("/healthz").status_code == 200
+    assert client.post("/", data=wire.analytics(str(uuid.uuid4()))).json == {"status": "accepted"}
+
+
+def test_healthz_writes_nothing_while_reports_are_stored(
+    client: FlaskClient, db: sqlite3.Connection
+) -> None:
+    client.post("/", data=wire.analytics(SYSTEM))
+    version = db.execute("PRAGMA data_version").fetchone()[0]
+    for _ in range(5):
+        assert client.get("/healthz").status_code == 200
+    assert db.execute("PRAGMA data_version").fetchone()[0] == version
+    client.post("/", data=wire.analytics(str(uuid.uuid4())))
+    assert db.execute("PRAGMA data_version").fetchone()[0] != version  # the probe can see one
 
 
 def test_front_page_links_the_site_or_redirects(make_app: Callable[..., Flask]) -> None:
@@ -255,6 +376,28 @@ def test_front_page_links_the_site_or_redirects(make_app: Callable[..., Flask]) 
     assert (redirect.status_code, redirect.location) == (302, "https://example.org/analytics/")
 
 
+def test_site_dir_serves_only_files_inside_it(
+    make_app: Callable[..., Flask], tmp_path: Path, db_path: Path
+) -> None:
+    site = tmp_path / "site"
+    (site / "charts").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>charts</h1>")
+    (site / "charts/data.json").write_text("{}")
+    (tmp_path / "secret.txt").write_text("not for the public")
+    (site / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    (site / "db").symlink_to(db_path)
+    (site / "outside").symlink_to(tmp_path)
+    (site / "same.json").symlink_to(site / "charts/data.json")
+    client = make_app(SITE_DIR=str(site)).test_client()
+    assert client.get("/").data == b"<h1>charts</h1>"
+    assert client.get("/charts/data.json").data == b"{}"
+    assert client.get("/same.json").data == b"{}"  # a link that stays inside is fine
+    for path in ("/leak.txt", "/db", "/outside/secret.txt", "/outside/"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert b"not for the public" not in response.data
+
+
 def test_rejected_posts_on_each_day_are_counted(client: FlaskClient, clock: Clock) -> None:
     client.post("/", data=wire.analytics(SYSTEM))
     client.post("/", data=wire.analytics(SYSTEM))
@@ -263,8 +406,8 @@ def test_rejected_posts_on_each_day_are_counted(client: FlaskClient, clock: Cloc
     client.post("/", data=wire.analytics(str(uuid.uuid4())))
     days = client.get("/export/", headers=AUTH).json["days"]
     assert days == [
-        {"date": "2026-11-02", "systems": 1, "duplicate": 2, "ignored": 0},
-        {"date": "2026-11-03", "systems": 1, "duplicate": 0, "ignored": 0},
+        {"date": "2026-11-02", "systems": 1, "duplicate": 2, "ignored": 0, "fetched": False},
+        {"date": "2026-11-03", "systems": 1, "duplicate": 0, "ignored": 0, "fetched": False},
     ]
 
 
@@ -298,8 +441,10 @@ def test_chunked_bodies_over_64_kib_get_413(
     assert stored(db) == (0, 0)
 
 
-def test_a_chunked_body_of_exactly_64_kib_is_accepted(client: FlaskClient) -> None:
-    assert post_chunked(client, body_of_size(65536)).json == {"status": "accepted"}
+def test_a_chunked_body_of_exactly_64_kib_passes_the_size_limit(client: FlaskClient) -> None:
+    response = post_chunked(client, body_of_size(65536))
+    assert response.status_code == 400  # for its unknown fields, not 413 for its size
+    assert "at most 1024 are kept per report" in response.json["error"]
 
 
 def test_a_bug_is_answered_as_json_without_a_traceback(

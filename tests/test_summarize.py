@@ -231,7 +231,8 @@ def test_since_fills_a_hole_and_skips_existing_files(
 def test_a_pruned_day_is_refused_and_nothing_is_written(
     prod: Flask, db_path: Path, tmp_path: Path
 ) -> None:
-    cli("prune", "--db", str(db_path), "--keep-days", "1", "--today", "2026-11-05")
+    cli("prune", "--db", str(db_path), "--keep-days", "1", "--max-keep-days", "1",
+        "--today", "2026-11-05")  # fmt: skip
     out = tmp_path / "s"
     (out / "prod/2026").mkdir(parents=True)
     shutil.copy(GOLDEN / "prod/2026/2026-11-02.json", out / "prod/2026/2026-11-02.json")

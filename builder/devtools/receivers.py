@@ -99,7 +99,7 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    """Stop the receiver and its workers (SIGKILL if SIGTERM is not enough in 15 s)."""
+    """Stop the receiver and its workers (SIGKILL if ``sig`` is not enough in 15 s)."""
     stop_all([process], sig)
 
 
@@ -108,16 +108,23 @@ def stop_all(processes: Iterable[subprocess.Popen[bytes]], sig: int = signal.SIG
 
     Each receiver runs in its own process group (see ``start``), so the signal reaches its
     workers too, even those of a receiver that already died; a worker left behind by its
-    arbiter is killed with the group.
+    arbiter is killed with the group. The signal is repeated every second: a worker still
+    booting when it first arrives has no handler for it yet, and would otherwise keep the
+    server up until gunicorn's graceful timeout ran out.
     """
     processes = list(processes)
-    for process in processes:
-        _signal_group(process, sig)
     deadline = time.monotonic() + 15
+    running = processes
+    while running and time.monotonic() < deadline:
+        for process in running:
+            _signal_group(process, sig)
+        step = time.monotonic() + 1
+        for process in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, step - time.monotonic()))
+        running = [p for p in running if p.poll() is None]
     for process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        if process.poll() is None:
             process.kill()
             process.wait()
         _signal_group(process, signal.SIGKILL)

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -75,7 +75,11 @@ class Source(Protocol):
 
 
 class LocalSource:
-    """The receiver's SQLite file, opened read-only."""
+    """The receiver's SQLite file, opened read-only.
+
+    Each day read to the end is recorded in the file (on a short connection of its own), so
+    that ``prune`` knows it may go; a file this user cannot write is read all the same.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -84,6 +88,7 @@ class LocalSource:
         except store.StoreError as exc:
             raise SourceError(str(exc)) from None
         self._index: Availability | None = None
+        self._can_record = True
 
     def describe(self) -> str:
         return str(self.path)
@@ -106,6 +111,23 @@ class LocalSource:
     @contextmanager
     def day(self, day: date) -> Iterator[DayRows]:
         yield DayRows(self.conn, f"({store.DAY_ROWS_SQL})", (store.to_day(day),))
+        self._record_read(day)
+
+    def _record_read(self, day: date) -> None:
+        """Tell ``prune`` a complete day was read; say once, in one line, when the file is
+        read-only."""
+        now = datetime.now(UTC)
+        if not self._can_record or day >= now.date():
+            return
+        try:
+            store.mark_fetched_in(self.path, day, "local", now)
+        except sqlite3.Error as exc:
+            self._can_record = False
+            print(
+                f"cannot record in {self.path} which days were summarized ({exc}); prune keeps"
+                " them until --max-keep-days",
+                flush=True,
+            )
 
     def close(self) -> None:
         self.conn.close()
