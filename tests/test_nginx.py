@@ -32,7 +32,7 @@ def site_conf(port: int, upstream: int, folder: Path) -> str:
     """deploy/nginx.conf on plain HTTP at ``port``, logging under ``folder``."""
     text = CONF.read_text()
     text = re.sub(r"listen 443 ssl;", f"listen 127.0.0.1:{port};", text)
-    text = re.sub(r"\n\s*(http2 on|ssl_certificate\S*)[^\n]*;", "", text)
+    text = re.sub(r"\n\s*(ssl_certificate\S*)[^\n]*;", "", text)
     text = text.replace("/var/log/nginx/", f"{folder}/")
     return text.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{upstream}")
 
