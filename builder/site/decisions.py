@@ -2,7 +2,8 @@
 
 Shares of components and versions, window means and their trend, "this version or older", the
 share of systems a PostgreSQL minimum would leave behind, how fast a release is taken up (and
-its adoption curve), and numbers and shares rounded for people. The public JSON API
+its adoption curve), medians and percentiles of bucket counts (workers, content apps), and
+numbers and shares rounded for people. The public JSON API
 (``builder.site.api``) and the site's decision views (``builder.site.panels`` and the charts
 beside them) are both built on these functions, so a figure is computed in one place only.
 Nothing here knows about MkDocs or files.
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from builder.buckets import Bucket, ordered
 from builder.site.charts import postgresql_label
 from builder.summaries.summary import Summary, version_order
 
@@ -429,6 +431,65 @@ def adoption_curves(
             shares.append(ratio(counts.get(release.version, 0), total))
         curves.append(Curve(release.version, release.first_seen, tuple(shares)))
     return curves
+
+
+# -- sizes: medians and percentiles of bucket counts ----------------------------------------
+
+PERCENTILES = ((50, "median"), (90, "90th percentile"))  # (percent, name), as the site shows them
+
+
+def percentile(counts: Counts, percent: int) -> Bucket | None:
+    """Where the ``percent``-th percentile of the systems counted in ``counts`` (one field of a
+    ``CountBuckets`` metric: ``{"1": 40, "2": 30, "5-8": 10}``) lies, as a bucket; None when
+    no system is in a bucket.
+
+    As numpy's default percentile (linear between the closest ranks): of ``n`` systems in
+    order, it lies between those at ranks ``floor(h)`` and ``ceil(h)`` (counted from 0),
+    ``h = (n - 1) * percent / 100``. When both are in one bucket, that bucket is the answer
+    (``3``, ``5-8``, ``33+``); when they are in two neighbours, the range from the first's low
+    to the second's high (a median between 4 and 5-8 is ``4-8``): a bucket tells no more.
+    ``(other)`` (too few systems to publish in order) is left out.
+    """
+    listed = [(bucket, n) for bucket, n in ordered(counts) if n > 0]
+    total = sum(n for _, n in listed)
+    if not total or not 0 <= percent <= 100:
+        return None
+    scaled = (total - 1) * percent
+    below, above = scaled // 100, -(-scaled // 100)  # the two closest ranks
+    first = last = None
+    running = 0
+    for bucket, n in listed:
+        if first is None and below < running + n:
+            first = bucket
+        if above < running + n:
+            last = bucket
+            break
+        running += n
+    assert first is not None and last is not None  # both ranks are below total
+    return first if first == last else first.span(last)
+
+
+def percentiles(counts: Counts) -> tuple[Bucket | None, ...]:
+    """:func:`percentile` for each of :data:`PERCENTILES`, in order."""
+    return tuple(percentile(counts, percent) for percent, _ in PERCENTILES)
+
+
+def percentiles_over_time(
+    summaries: Sequence[Summary], key: str, field: str
+) -> list[tuple[date, tuple[Bucket | None, ...]]]:
+    """Per day that has bucket counts of ``field`` under the metric ``key``, its percentiles;
+    days without them (before the metric, or imported history) are left out."""
+    out = []
+    for summary in summaries:
+        value = summary.metrics.get(key)
+        if value is not None and value.get(field):
+            out.append((summary.date, percentiles(value[field])))
+    return out
+
+
+def systems_in_buckets(counts: Counts) -> int:
+    """The systems a field's buckets count, ``(other)`` included: those that sent the number."""
+    return sum(counts.values())
 
 
 # -- numbers for people ---------------------------------------------------------------------

@@ -2,9 +2,12 @@
 
 The counting happens in SQL. For each day the scalar fields every metric reads are pulled out
 of the JSON once into a temporary table, then each metric is one ``GROUP BY`` (or ``avg``) over
-it; repeated fields such as ``components`` are grouped straight from ``json_each``
-(:func:`count_day`). Before a day is written, each metric's publishing rule folds what may not
-be published (SPEC §8, ``builder.summaries.publish``; :func:`summarize_day`).
+it; repeated fields such as ``components`` are grouped straight from ``json_each``, in one
+pass per field that every metric of it shares: each item with the version of the item its
+:class:`VersionsAlongside` metric pairs it with (core) in the same submission
+(:func:`item_pairs`, :func:`count_day`). Before a day is written, each metric's publishing
+rule folds what may not be published (SPEC §8, ``builder.summaries.publish``;
+:func:`summarize_day`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
+from builder import buckets
+from builder.metrics import (
+    METRICS,
+    CountBuckets,
+    CountBy,
+    CountEach,
+    MeanOf,
+    Metric,
+    Versions,
+    VersionsAlongside,
+)
 from builder.summaries.publish import MinCountError, min_count_for, publishable
 from builder.summaries.sources import Availability, DayRows, Source
 from builder.summaries.summary import Summary, iter_summary_files, newest_day, summary_path
@@ -49,7 +62,7 @@ def scalar_paths() -> list[str]:
         agg = metric.aggregate
         if isinstance(agg, CountBy):
             paths.append(agg.path)
-        elif isinstance(agg, CountEach | MeanOf):
+        elif isinstance(agg, CountEach | MeanOf | CountBuckets):
             paths.extend(f"{agg.path}.{name}" for name in agg.fields)
     return list(dict.fromkeys(paths))
 
@@ -85,13 +98,14 @@ def count_day(
         rows.params,
     )
     mean_systems: dict[str, dict[str, int]] = {}
+    passes: Passes = {}
     try:
         systems, persistent = conn.execute(
             "SELECT count(*), coalesce(sum(age >= ?), 0) FROM day_values", (min_age,)
         ).fetchone()
         age_count = dict(conn.execute("SELECT age, count(*) FROM day_values GROUP BY age"))
         values = {
-            metric.key: _aggregate(conn, rows, metric, column, min_age, mean_systems)
+            metric.key: _aggregate(conn, rows, metric, column, min_age, mean_systems, passes)
             for metric in METRICS
         }
     finally:
@@ -124,6 +138,10 @@ def summarize_day(
     return publishable(counted.summary, min_count, counted.mean_systems)
 
 
+Pair = tuple[str, Any, int]  # (item as JSON text, version of its partner or None, systems)
+Passes = dict[tuple[str, str | None, int], list[Pair]]  # (path, partner, threshold) -> pairs
+
+
 def _aggregate(
     conn: Any,
     rows: DayRows,
@@ -131,6 +149,7 @@ def _aggregate(
     column: dict[str, str],
     min_age: int,
     mean_systems: dict[str, dict[str, int]],
+    passes: Passes,
 ) -> Any:
     threshold = min_age if metric.persistent_only else 0
     agg = metric.aggregate
@@ -140,6 +159,13 @@ def _aggregate(
         return {
             name: _count_by(conn, column[f"{agg.path}.{name}"], threshold) for name in agg.fields
         }
+    if isinstance(agg, CountBuckets):
+        return {
+            name: buckets.count_map(
+                _count_by(conn, column[f"{agg.path}.{name}"], threshold).items(), agg.exact
+            )
+            for name in agg.fields
+        }
     if isinstance(agg, MeanOf):
         names = [column[f"{agg.path}.{name}"] for name in agg.fields]
         selected = ", ".join(f"avg({c}), count({c})" for c in names)
@@ -148,7 +174,13 @@ def _aggregate(
         ).fetchone()
         mean_systems[metric.key] = dict(zip(agg.fields, row[1::2], strict=True))
         return {f"{name}__avg": mean for name, mean in zip(agg.fields, row[::2], strict=True)}
-    return _versions(rows, agg, threshold)
+    partner = agg if isinstance(agg, VersionsAlongside) else partner_of(agg.path)
+    key = (agg.path, partner.of if partner else None, threshold)
+    if key not in passes:
+        passes[key] = item_pairs(rows, agg.path, partner, threshold)
+    if isinstance(agg, VersionsAlongside):
+        return _versions_alongside(passes[key], agg)
+    return _versions(passes[key], agg)
 
 
 def _count_by(conn: Any, column: str, threshold: int) -> dict[Any, int]:
@@ -161,22 +193,77 @@ def _count_by(conn: Any, column: str, threshold: int) -> dict[Any, int]:
     )
 
 
-def _versions(rows: DayRows, agg: Versions, threshold: int) -> dict[str, dict[str, int]]:
-    """Systems per (name, version): grouped on each item's JSON text, decoded once per group."""
-    grouped = rows.conn.execute(
-        f"SELECT item.value, count(*) FROM {rows.relation} AS r,"
-        f" json_each(r.data, '{json_path(agg.path)}') AS item"
-        " WHERE r.age_days >= ? GROUP BY item.value",
-        (*rows.params, threshold),
-    )
+def partner_of(path: str) -> VersionsAlongside | None:
+    """The first :class:`VersionsAlongside` aggregate over ``path``, or None: the
+    :class:`Versions` metrics of ``path`` count in its pass."""
+    for metric in METRICS:
+        agg = metric.aggregate
+        if isinstance(agg, VersionsAlongside) and agg.path == path:
+            return agg
+    return None
+
+
+def item_pairs(
+    rows: DayRows, path: str, partner: VersionsAlongside | None, threshold: int
+) -> list[Pair]:
+    """Systems per (item of the repeated field ``path``, version of the item named
+    ``partner.of`` in the same submission, None when it has none), grouped on each item's JSON
+    text.
+
+    One pass over the day: the partner's version is looked up once per submission, in a
+    subquery that ``LIMIT -1`` (no limit) keeps SQLite from flattening into the outer query,
+    where it would be looked up again for every item. Without a partner, items alone.
+    """
+    where = json_path(path)
+    if partner is None:
+        return rows.conn.execute(
+            f"SELECT item.value, NULL, count(*) FROM {rows.relation} AS r,"
+            f" json_each(r.data, '{where}') AS item WHERE r.age_days >= ? GROUP BY item.value",
+            (*rows.params, threshold),
+        ).fetchall()
+    name, version = json_path(partner.name_field), json_path(partner.version_field)
+    return rows.conn.execute(
+        "SELECT item.value, s.partner, count(*) FROM"
+        f" (SELECT items, (SELECT json_extract(c.value, '{version}') FROM json_each(items) AS c"
+        f" WHERE json_extract(c.value, '{name}') = ?) AS partner"
+        f" FROM (SELECT json_extract(r.data, '{where}') AS items FROM {rows.relation} AS r"
+        "  WHERE r.age_days >= ?) LIMIT -1) AS s,"
+        " json_each(s.items) AS item GROUP BY item.value, s.partner",
+        (partner.of, *rows.params, threshold),
+    ).fetchall()
+
+
+def leading(version: Any, parts: int | None) -> str:
+    """``version`` as text, cut to its first ``parts`` dot-separated parts (None: whole)."""
+    text = str(version)
+    return text if parts is None else ".".join(text.split(".")[:parts])
+
+
+def _versions(pairs: list[Pair], agg: Versions) -> dict[str, dict[str, int]]:
+    """Systems per (name, version), whatever their partner: each item decoded once."""
+    items: dict[str, tuple[str, str]] = {}
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for text, count in grouped:
-        item = json.loads(text)
-        version = str(item[agg.version_field])
-        if agg.parts is not None:
-            version = ".".join(version.split(".")[: agg.parts])
-        counts[str(item[agg.name_field])][version] += count
+    for text, _, count in pairs:
+        if text not in items:
+            item = json.loads(text)
+            items[text] = (str(item[agg.name_field]), leading(item[agg.version_field], agg.parts))
+        name, version = items[text]
+        counts[name][version] += count
     return {name: dict(versions) for name, versions in counts.items()}
+
+
+def _versions_alongside(pairs: list[Pair], agg: VersionsAlongside) -> dict[str, dict[str, int]]:
+    """Systems per (name, version of ``agg.of`` beside it), every item but ``agg.of`` itself."""
+    names: dict[str, str] = {}
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for text, partner, count in pairs:
+        if text not in names:
+            names[text] = str(json.loads(text)[agg.name_field])
+        name = names[text]
+        if name != agg.of:
+            key = agg.missing if partner is None else leading(partner, agg.parts)
+            counts[name][key] += count
+    return {name: dict(keys) for name, keys in counts.items()}
 
 
 def days_between(first: date, last: date) -> Iterator[date]:
