@@ -236,8 +236,9 @@ def _percentiles_chart(name: str, title: str, what: str) -> Chart:
         data=f"deployment_stats/{name}_percentiles/{{name}}.json",
         title=f"{title}: median and 90th percentile",
         description=f"Per day, the median and the 90th percentile of the number of {what}"
-        " {name} per system that reported them, as the bucket they fall in (every number up to"
-        " 8, then 9-16, 17-32, ...; a band spans a bucket's range).",
+        f" processes (and of {what} hosts) per system that reported it, as the bucket they fall"
+        " in: every number up to 8, then 9-16, 17-32 and so on. A band spans a bucket's range;"
+        " one that reaches the top is open-ended (33 or more).",
         options=(("fields", "views"),),
     )
 

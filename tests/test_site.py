@@ -42,7 +42,12 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
     file, a component whose name is markup and one tiny component (neither reviewed, so both
     are published under "(other)"), a version that is markup (on odd days). PostgreSQL: 2
     systems unknown (published under "(other)"), 12.15 fading from 30 systems, 15.2 growing
-    from 0, the rest on 13.4 (on the newest day: 7, 29 and 51 of 87 known)."""
+    from 0, the rest on 13.4 (on the newest day: 7, 29 and 51 of 87 known).
+
+    From day 60 on (as after an upgrade: earlier days lack them, like imported history), the
+    core X.Y among systems running each component and the worker and content-app buckets:
+    rpm's systems on core 3.20 (10), (no core) (6) and 3.21 (the rest, 4 to 8); worker
+    processes from 1 to 65-128 and hosts 1 to 3, content-app processes 2 and 4, no hosts."""
     when = NEWEST - timedelta(days=days - 1 - n)
     new = max(0, n - 40)
     core = {"3.20": 60 - min(new, 50), **({"3.21": new} if new else {})}
@@ -65,6 +70,7 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
         "tiny_private": {"0.1.0": 3},
     }
     persistent = sum(core.values())
+    later = metrics_since_day_60(n, persistent, rpm["3.19"]) if n >= 60 else {}
     pg12, pg15 = 30 - n // 5, n // 4
     postgresql = {"0": 2, "120015": pg12, "130004": persistent - 2 - pg12 - pg15, "150002": pg15}
     return Summary(
@@ -86,8 +92,31 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
                 "custom_access_policies": {},
                 "custom_roles": {"2": 3},
             },
+            **later,
         },
     )
+
+
+def metrics_since_day_60(n: int, persistent: int, rpm: int) -> dict[str, Any]:
+    """The metrics added on day 60 of the sample (see sample_day), as counted."""
+    return {
+        "core_xy_by_component": {
+            "rpm": {"3.20": 10, "3.21": rpm - 16, "(no core)": 6},
+            "file": {"3.20": 15},
+            XSS_NAME: {"3.21": 12},
+            "tiny_private": {"3.20": 3},
+        },
+        "online_workers_buckets": {
+            "processes": {
+                "1": 20, "2": persistent - 33, "3": n % 3, "5-8": 8, "9-16": 2, "65-128": 1
+            },
+            "hosts": {"1": persistent - 5, "2": 4, "3": 1},
+        },
+        "online_content_apps_buckets": {
+            "processes": {"2": persistent - 3, "4": 3},
+            "hosts": {},
+        },
+    }  # fmt: skip
 
 
 def published(summary: Summary) -> Summary:
@@ -207,11 +236,11 @@ def test_every_chart_has_a_short_table_and_links(built: tuple[Path, Path]) -> No
 
 def test_every_view_has_its_whole_table_on_a_page_of_its_own(built: tuple[Path, Path]) -> None:
     _, site = built
-    data = sorted(p.relative_to(site / "data") for p in (site / "data").rglob("*.json"))
+    data = sorted(p.relative_to(site / "data").with_suffix("") for p in site.glob("data/**/*.json"))
     tables = sorted(
         p.parent.relative_to(site / "tables") for p in (site / "tables").rglob("index.html")
     )
-    assert [d.with_suffix("") for d in data] == tables
+    assert data == tables
     page = (site / "tables/plugin_stats/core/index.html").read_text(encoding="utf-8")
     assert "<title>core versions (X.Y): table - Pulp analytics</title>" in page
     assert 'href="../../../components/core/#chart-plugin-stats-core">The chart</a>' in page
@@ -307,10 +336,13 @@ def test_every_versions_chart_has_a_count_percent_toggle(built: tuple[Path, Path
             if 'data-kind="versions_over_time"' in section:
                 found += 1
                 views = re.findall(r'data-view="(\d)" aria-pressed="\w+">([^<]*)</button>', section)
-                assert views == [("0", "X.Y"), ("1", "X.Y.Z")], path
+                core = "pulpcore versions among" in section  # one view: no switch
+                assert views == ([] if core else [("0", "X.Y"), ("1", "X.Y.Z")]), path
                 units = re.findall(r'data-pct="(\d)" aria-pressed="\w+">(\w+)</button>', section)
                 assert units == [("0", "Count"), ("1", "Percent")], path
-    assert found == 3  # core, rpm and file (the component named with markup is not reviewed)
+    # core, rpm and file (the component named with markup is not reviewed), and the core
+    # versions among systems running rpm and file
+    assert found == 5
 
 
 def test_upgrade_pace_on_each_component_page(built: tuple[Path, Path]) -> None:
