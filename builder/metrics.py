@@ -96,7 +96,7 @@ class VersionsAlongside:
 @dataclass(frozen=True)
 class CountBuckets:
     """Systems per bucket of each named whole number below ``path``, for medians and
-    percentiles: ``{"processes": {"1": 40, "2": 30, "5-8": 10}, "hosts": {...}}``.
+    percentiles: ``{"processes": {"1": 40, "2": 30, "9-16": 10}, "hosts": {...}}``.
 
     Buckets have fixed boundaries (``builder.buckets``): every number from 0 to ``exact`` is a
     bucket of its own, then powers of two, ``9-16``, ``17-32``, ``33-64`` and so on, so small

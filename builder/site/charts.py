@@ -534,7 +534,7 @@ def percentiles_over_time(
     ``rows`` holds each day's buckets, one per label in order (None: no figure that day). A
     dataset's ``data`` is each bucket's lowest number, ``high`` its highest (null when it is
     open-ended, "33 or more"; the chart draws the band between them) and ``ranges`` the bucket
-    as people write it (``5-8`` with an en dash, ``≥ 33``), which its table shows.
+    as people write it (``9-16`` with an en dash, ``≥ 33``), which its table shows.
     """
     days = thin(rows, limits.full_days)
     datasets = []

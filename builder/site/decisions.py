@@ -440,14 +440,14 @@ PERCENTILES = ((50, "median"), (90, "90th percentile"))  # (percent, name), as t
 
 def percentile(counts: Counts, percent: int) -> Bucket | None:
     """Where the ``percent``-th percentile of the systems counted in ``counts`` (one field of a
-    ``CountBuckets`` metric: ``{"1": 40, "2": 30, "5-8": 10}``) lies, as a bucket; None when
+    ``CountBuckets`` metric: ``{"1": 40, "2": 30, "9-16": 10}``) lies, as a bucket; None when
     no system is in a bucket.
 
     As numpy's default percentile (linear between the closest ranks): of ``n`` systems in
     order, it lies between those at ranks ``floor(h)`` and ``ceil(h)`` (counted from 0),
     ``h = (n - 1) * percent / 100``. When both are in one bucket, that bucket is the answer
-    (``3``, ``5-8``, ``33+``); when they are in two neighbours, the range from the first's low
-    to the second's high (a median between 4 and 5-8 is ``4-8``): a bucket tells no more.
+    (``3``, ``9-16``, ``33+``); when they are in two neighbours, the range from the first's
+    low to the second's high (a median between 8 and 9-16 is ``8-16``): a bucket tells no more.
     ``(other)`` (too few systems to publish in order) is left out.
     """
     listed = [(bucket, n) for bucket, n in ordered(counts) if n > 0]

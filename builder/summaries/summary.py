@@ -276,6 +276,7 @@ def load(path: Path, deployment: str | None = None) -> Summary:
             first_schema_error(data)
             or first_content_error(data, path)
             or first_publishing_error(data)
+            or first_disagreement(data)
         )
     except RecursionError:
         raise SummaryError(f"{path}: nested too deeply to be a summary") from None
@@ -323,17 +324,28 @@ def first_content_error(data: Mapping[str, Any], path: Path) -> str | None:
 
 def _metric_content_error(metric: Metric, data: Mapping[str, Any]) -> str | None:
     """What a metric's own shape rules out: buckets that are not whole fixed buckets or that
-    overlap; a component counted against itself, or by other totals than its versions."""
+    overlap; a component counted by its own version."""
     agg, value = metric.aggregate, data[metric.key]
     if isinstance(agg, CountBuckets):
         for name, counts in value.items():
             problem = _bucket_error(counts, agg.exact)
             if problem:
                 return f"at {metric.key}/{name}: {problem}"
-    if isinstance(agg, VersionsAlongside):
-        if agg.of in value:
-            return f"at {metric.key}/{agg.of}: {agg.of} is not counted by its own version"
-        return _alongside_total_error(metric.key, agg, value, data)
+    if isinstance(agg, VersionsAlongside) and agg.of in value:
+        return f"at {metric.key}/{agg.of}: {agg.of} is not counted by its own version"
+    return None
+
+
+def first_disagreement(data: Mapping[str, Any]) -> str | None:
+    """Two metrics of a file that count the same systems differently: per component, the
+    core versions among its systems add up to its versions. Checked after the publishing
+    rules, so that a private name or a small count is named first."""
+    for metric in METRICS:
+        agg = metric.aggregate
+        if isinstance(agg, VersionsAlongside) and metric.key in data:
+            problem = _alongside_total_error(metric.key, agg, data[metric.key], data)
+            if problem:
+                return problem
     return None
 
 
@@ -355,19 +367,21 @@ def _bucket_error(counts: Mapping[str, int], exact: int) -> str | None:
 def _alongside_total_error(
     key: str, agg: VersionsAlongside, value: Mapping[str, Mapping[str, int]], data: Any
 ) -> str | None:
-    """Per named component, its systems add up to those of every versions map of the field."""
+    """Per named component other than ``agg.of``, its systems add up to those of every
+    versions map of the same field (a component missing from one counts none there)."""
     for other in METRICS:
         if not (isinstance(other.aggregate, Versions) and other.aggregate.path == agg.path):
             continue
-        for name, counts in value.items():
-            versions = data.get(other.key, {}).get(name)
-            if name != OTHER and versions is not None:
-                here, there = sum(counts.values()), sum(versions.values())
-                if here != there:
-                    return (
-                        f"at {key}/{name[:80]}: {here} systems in all, but {other.key} counts"
-                        f" {there} running {name[:80]}"
-                    )
+        versions = data.get(other.key, {})
+        for name in sorted(value.keys() | versions.keys()):
+            if name in (OTHER, agg.of):
+                continue
+            here, there = (sum(m.get(name, {}).values()) for m in (value, versions))
+            if here != there:
+                return (
+                    f"at {key}/{name[:80]}: {here} systems in all, but {other.key} counts"
+                    f" {there} running {name[:80]}"
+                )
     return None
 
 
