@@ -1,13 +1,14 @@
 """Turning raw submissions into one canonical summary file per complete UTC day.
 
-The counting happens in SQL. For each day the scalar fields every metric reads are pulled out
-of the JSON once into a temporary table, then each metric is one ``GROUP BY`` (or ``avg``) over
-it; repeated fields such as ``components`` are grouped straight from ``json_each``, in one
-pass per field that every metric of it shares: each item with the version of the item its
-:class:`VersionsAlongside` metric pairs it with (core) in the same submission
-(:func:`item_pairs`, :func:`count_day`). Before a day is written, each metric's publishing
-rule folds what may not be published (SPEC §8, ``builder.summaries.publish``;
-:func:`summarize_day`).
+The counting happens in SQL. For each day the fields every metric reads are pulled out of the
+JSON once into a temporary table (:class:`Columns`): each scalar field, each repeated field
+such as ``components`` as its JSON array, and the version of the item a
+:class:`VersionsAlongside` metric pairs the others with (core), looked up once per
+submission. Then each metric is one ``GROUP BY`` (or ``avg``) over that table; the items of
+a repeated field are grouped from ``json_each`` with their partner's version, in one pass
+that every metric of the field shares (:func:`item_pairs`, :func:`count_day`). Before a day
+is written, each metric's publishing rule folds what may not be published (SPEC §8,
+``builder.summaries.publish``; :func:`summarize_day`).
 """
 
 from __future__ import annotations
@@ -67,8 +68,60 @@ def scalar_paths() -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def partner_of(path: str) -> VersionsAlongside | None:
+    """The first :class:`VersionsAlongside` aggregate over ``path``, or None: the
+    :class:`Versions` metrics of ``path`` count in its pass."""
+    for metric in METRICS:
+        agg = metric.aggregate
+        if isinstance(agg, VersionsAlongside) and agg.path == path:
+            return agg
+    return None
+
+
 def json_path(path: str) -> str:
     return "$." + ".".join(f'"{part}"' for part in path.split("."))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The columns of the day's temporary table ``day_values``, besides ``age``: ``c<n>`` per
+    scalar path, ``r<n>`` per repeated path (its JSON array) and ``p<n>`` per pairing of a
+    repeated path's items with one of them (the version of ``of`` in that submission, looked
+    up once per submission)."""
+
+    scalar: dict[str, str]
+    repeated: dict[str, str]
+    partner: dict[tuple[str, str], str]  # (path, of) -> column
+    pairings: tuple[VersionsAlongside, ...]
+
+    @classmethod
+    def of_metrics(cls) -> Columns:
+        paths = scalar_paths()
+        listed = [m.aggregate for m in METRICS]
+        pairings = tuple(a for a in listed if isinstance(a, VersionsAlongside))
+        repeated = [a.path for a in listed if isinstance(a, Versions | VersionsAlongside)]
+        keys = list(dict.fromkeys((a.path, a.of) for a in pairings))
+        return cls(
+            {path: f"c{i}" for i, path in enumerate(paths)},
+            {path: f"r{i}" for i, path in enumerate(dict.fromkeys(repeated))},
+            {key: f"p{i}" for i, key in enumerate(keys)},
+            tuple({(a.path, a.of): a for a in pairings}.values()),
+        )
+
+    def select(self) -> tuple[str, tuple[str, ...]]:
+        """The SELECT list that fills them from a submission's ``data``, and its parameters
+        (the names of the paired items)."""
+        parts = [f"json_extract(data, '{json_path(p)}') AS {c}" for p, c in self.scalar.items()]
+        parts += [f"json_extract(data, '{json_path(p)}') AS {c}" for p, c in self.repeated.items()]
+        for agg in self.pairings:
+            name, version = json_path(agg.name_field), json_path(agg.version_field)
+            column = self.partner[agg.path, agg.of]
+            parts.append(
+                f"(SELECT json_extract(item.value, '{version}')"
+                f" FROM json_each(data, '{json_path(agg.path)}') AS item"
+                f" WHERE json_extract(item.value, '{name}') = ?) AS {column}"
+            )
+        return ", ".join(["age_days AS age", *parts]), tuple(a.of for a in self.pairings)
 
 
 @dataclass(frozen=True)
@@ -89,13 +142,12 @@ def count_day(
 ) -> Counted:
     """Count one day of submissions; nothing is folded yet (see :func:`summarize_day`)."""
     conn = rows.conn
-    paths = scalar_paths()
-    column = {path: f"c{i}" for i, path in enumerate(paths)}
-    extracts = "".join(f", json_extract(data, '{json_path(p)}') AS {column[p]}" for p in paths)
+    columns = Columns.of_metrics()
+    selected, names = columns.select()
     conn.execute("DROP TABLE IF EXISTS temp.day_values")
     conn.execute(
-        f"CREATE TEMP TABLE day_values AS SELECT age_days AS age{extracts} FROM {rows.relation}",
-        rows.params,
+        f"CREATE TEMP TABLE day_values AS SELECT {selected} FROM {rows.relation}",
+        (*names, *rows.params),
     )
     mean_systems: dict[str, dict[str, int]] = {}
     passes: Passes = {}
@@ -105,7 +157,7 @@ def count_day(
         ).fetchone()
         age_count = dict(conn.execute("SELECT age, count(*) FROM day_values GROUP BY age"))
         values = {
-            metric.key: _aggregate(conn, rows, metric, column, min_age, mean_systems, passes)
+            metric.key: _aggregate(conn, metric, columns, min_age, mean_systems, passes)
             for metric in METRICS
         }
     finally:
@@ -144,15 +196,14 @@ Passes = dict[tuple[str, str | None, int], list[Pair]]  # (path, partner, thresh
 
 def _aggregate(
     conn: Any,
-    rows: DayRows,
     metric: Metric,
-    column: dict[str, str],
+    columns: Columns,
     min_age: int,
     mean_systems: dict[str, dict[str, int]],
     passes: Passes,
 ) -> Any:
     threshold = min_age if metric.persistent_only else 0
-    agg = metric.aggregate
+    agg, column = metric.aggregate, columns.scalar
     if isinstance(agg, CountBy):
         return _count_by(conn, column[agg.path], threshold)
     if isinstance(agg, CountEach):
@@ -177,7 +228,8 @@ def _aggregate(
     partner = agg if isinstance(agg, VersionsAlongside) else partner_of(agg.path)
     key = (agg.path, partner.of if partner else None, threshold)
     if key not in passes:
-        passes[key] = item_pairs(rows, agg.path, partner, threshold)
+        paired = columns.partner[agg.path, partner.of] if partner else None
+        passes[key] = item_pairs(conn, columns.repeated[agg.path], paired, threshold)
     if isinstance(agg, VersionsAlongside):
         return _versions_alongside(passes[key], agg)
     return _versions(passes[key], agg)
@@ -193,44 +245,18 @@ def _count_by(conn: Any, column: str, threshold: int) -> dict[Any, int]:
     )
 
 
-def partner_of(path: str) -> VersionsAlongside | None:
-    """The first :class:`VersionsAlongside` aggregate over ``path``, or None: the
-    :class:`Versions` metrics of ``path`` count in its pass."""
-    for metric in METRICS:
-        agg = metric.aggregate
-        if isinstance(agg, VersionsAlongside) and agg.path == path:
-            return agg
-    return None
-
-
-def item_pairs(
-    rows: DayRows, path: str, partner: VersionsAlongside | None, threshold: int
-) -> list[Pair]:
-    """Systems per (item of the repeated field ``path``, version of the item named
-    ``partner.of`` in the same submission, None when it has none), grouped on each item's JSON
-    text.
-
-    One pass over the day: the partner's version is looked up once per submission, in a
-    subquery that ``LIMIT -1`` (no limit) keeps SQLite from flattening into the outer query,
-    where it would be looked up again for every item. Without a partner, items alone.
-    """
-    where = json_path(path)
-    if partner is None:
-        return rows.conn.execute(
-            f"SELECT item.value, NULL, count(*) FROM {rows.relation} AS r,"
-            f" json_each(r.data, '{where}') AS item WHERE r.age_days >= ? GROUP BY item.value",
-            (*rows.params, threshold),
-        ).fetchall()
-    name, version = json_path(partner.name_field), json_path(partner.version_field)
-    return rows.conn.execute(
-        "SELECT item.value, s.partner, count(*) FROM"
-        f" (SELECT items, (SELECT json_extract(c.value, '{version}') FROM json_each(items) AS c"
-        f" WHERE json_extract(c.value, '{name}') = ?) AS partner"
-        f" FROM (SELECT json_extract(r.data, '{where}') AS items FROM {rows.relation} AS r"
-        "  WHERE r.age_days >= ?) LIMIT -1) AS s,"
-        " json_each(s.items) AS item GROUP BY item.value, s.partner",
-        (partner.of, *rows.params, threshold),
-    ).fetchall()
+def item_pairs(conn: Any, items: str, partner: str | None, threshold: int) -> list[Pair]:
+    """Systems per (item of the repeated field in column ``items``, its partner's version in
+    column ``partner``, None when the submission has none), grouped on each item's JSON text;
+    without a partner column, per item alone."""
+    paired = partner or "NULL"
+    return list(
+        conn.execute(
+            f"SELECT item.value, {paired}, count(*) FROM day_values, json_each({items}) AS item"
+            f" WHERE age >= ? GROUP BY item.value, {paired}",
+            (threshold,),
+        )
+    )
 
 
 def leading(version: Any, parts: int | None) -> str:
