@@ -35,6 +35,8 @@ from builder.summaries.summary import Summary, version_order
 XY = "xy_component"  # summary keys of the metrics read here (never renamed once published)
 XYZ = "xyz_component"
 POSTGRESQL = "postgresql_version"
+CORE_XY = "core_xy_by_component"
+NO_CORE = "(no core)"  # the key of CORE_XY's systems without core (VersionsAlongside.missing)
 FOLDED = "(other)"
 WINDOWS = (7, 30, 90, 365)  # days of the window means
 TREND_WINDOW = 30  # days of the mean whose change the components index shows
@@ -220,6 +222,27 @@ def version_shares(counts: Counts) -> list[VersionShare]:
 def other_systems(counts: Counts) -> int:
     """Systems on versions too rare to publish, folded into ``(other)`` by the summaries."""
     return counts.get(FOLDED, 0)
+
+
+@dataclass(frozen=True)
+class CoreVersions:
+    """The core X.Y versions among the systems running a component on one day: shares of the
+    systems whose core version is listed, and those folded or without core, apart."""
+
+    versions: tuple[VersionShare, ...]
+    other_systems: int  # on a core version too rare to publish among them
+    no_core_systems: int  # that did not report core
+
+
+def core_versions(summary: Summary, name: str) -> CoreVersions | None:
+    """The core versions among the systems running ``name`` on the day of ``summary``; None
+    for core itself and for a day without the metric (days imported from the old site)."""
+    counts = summary.metrics.get(CORE_XY)
+    if counts is None or name == "core":
+        return None
+    mine: Counts = counts.get(name, {})
+    listed = {v: n for v, n in mine.items() if v != NO_CORE}
+    return CoreVersions(tuple(version_shares(listed)), other_systems(listed), mine.get(NO_CORE, 0))
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
