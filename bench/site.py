@@ -5,7 +5,9 @@
 
 Writes a deterministic, realistic history of summary files into a temporary folder (15
 components whose X.Y versions come out every one to four months, each with several X.Y.Z
-releases, adopted with a lag and fading out over about two years), times ``build_site`` and,
+releases, adopted with a lag and fading out over about two years; on every day also the core
+versions among each component's systems and the worker and content-app buckets), times
+``build_site`` and,
 apart, the public JSON API's share of it, measures the largest chart data file and the largest
 API file, the HTML of every page, the bytes a first visit to each page transfers
 (gzip-compressed, as GitHub Pages serves them), and the time from navigation start until every

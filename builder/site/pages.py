@@ -9,7 +9,8 @@ of its own holding its whole table (``tables/<data path>/``), so that chart page
 
 Beside the charts of the metrics, the decision views (``builder.site.panels``, figures from
 ``builder.site.decisions``): a panel opening each component page, its upgrade pace, the
-PostgreSQL minimums after the PostgreSQL chart, and the components index as a ranked table.
+PostgreSQL minimums after the PostgreSQL chart, the newest day's mean, median and 90th
+percentile above each percentile chart, and the components index as a ranked table.
 
 Every string that can come from a client (component names, versions) is escaped here, and
 never used in a page title, a file name or a URL: components whose name is not a plain
@@ -449,8 +450,9 @@ def component_page(
     per_kind: Mapping[tuple[str, str], Sequence[tuple[Metric, Chart]]],
     settings: Settings,
 ) -> Page:
-    """One component: its panel of figures, a figure per chart kind (several metrics of a
-    kind are its views), then its upgrade pace."""
+    """One component: its panel of figures, a figure per chart kind and aggregate (several
+    metrics of both are its views: X.Y and X.Y.Z), then its upgrade pace. The core versions
+    among its systems are not drawn on core's own page."""
     figures = []
     for group in per_kind.values():
         group = [(m, c) for m, c in group if getattr(m.aggregate, "of", None) != name]
