@@ -5,7 +5,9 @@
 
 Writes a deterministic, realistic history of summary files into a temporary folder (15
 components whose X.Y versions come out every one to four months, each with several X.Y.Z
-releases, adopted with a lag and fading out over about two years), times ``build_site`` and,
+releases, adopted with a lag and fading out over about two years; on every day also the core
+versions among each component's systems and the worker and content-app buckets), times
+``build_site`` and,
 apart, the public JSON API's share of it, measures the largest chart data file and the largest
 API file, the HTML of every page, the bytes a first visit to each page transfers
 (gzip-compressed, as GitHub Pages serves them), and the time from navigation start until every
@@ -176,6 +178,7 @@ def day_summary(index: int, days: int, systems_end: int, rng: random.Random) -> 
     workers = {"processes__avg": round(2 + index / days + rng.uniform(0, 0.3), 4)}
     workers["hosts__avg"] = round(1.2 + rng.uniform(0, 0.2), 4)
     apps = {"processes__avg": round(2.5 + rng.uniform(0, 0.4), 4), "hosts__avg": 1.1}
+    growth_of_size = index / days  # installations grow a little over the years
     return Summary(
         date=day,
         deployment="prod",
@@ -189,8 +192,53 @@ def day_summary(index: int, days: int, systems_end: int, rng: random.Random) -> 
             "online_workers": workers,
             "online_content_apps": apps,
             "rbac_stats": rbac,
+            "core_xy_by_component": core_by_component(xy, persistent, rng),
+            "online_workers_buckets": {
+                "processes": sizes(persistent, PROCESSES, growth_of_size, rng),
+                "hosts": sizes(persistent, HOSTS, growth_of_size, rng),
+            },
+            "online_content_apps_buckets": {
+                "processes": sizes(persistent, APP_PROCESSES, growth_of_size, rng),
+                "hosts": sizes(persistent, HOSTS, growth_of_size, rng),
+            },
         },
     )
+
+
+# Weights of the buckets of worker processes, hosts and content-app processes per system: most
+# installations are small, a few are large (their weight grows over the years).
+PROCESSES = {"1": 20, "2": 30, "3": 8, "4": 15, "5": 3, "6": 4, "7": 1, "8": 6, "9-16": 8,
+             "17-32": 3, "33-64": 1, "65-128": 0.3, "129-256": 0.05}  # fmt: skip
+APP_PROCESSES = {"1": 25, "2": 35, "3": 8, "4": 15, "6": 3, "8": 4, "9-16": 5, "17-32": 1}
+HOSTS = {"1": 70, "2": 15, "3": 8, "4": 3, "5": 1, "6": 1, "8": 1, "9-16": 0.5, "17-32": 0.1}
+
+
+def sizes(
+    persistent: int, weights: dict[str, float], growth: float, rng: random.Random
+) -> dict[str, int]:
+    """Systems per bucket of a worker or content-app number, as counted: nine in ten systems
+    report it; the larger buckets gain weight with ``growth`` (0 to 1)."""
+    shifted = {
+        key: w * rng.uniform(0.9, 1.1) * (1 + growth * i / len(weights))
+        for i, (key, w) in enumerate(weights.items())
+    }
+    return allocate(round(persistent * 0.9), shifted)
+
+
+def core_by_component(
+    xy: dict[str, dict[str, int]], persistent: int, rng: random.Random
+) -> dict[str, dict[str, int]]:
+    """Per component other than core, its systems by core X.Y: the day's core versions, a
+    little newer for plugins that follow core closely, 1 % without core."""
+    core = xy.get("core", {})
+    out = {}
+    for name, versions in xy.items():
+        if name == "core":
+            continue
+        weights: dict[str, float] = {v: n * rng.uniform(0.8, 1.2) for v, n in core.items()}
+        weights["(no core)"] = 0.01 * sum(core.values())
+        out[name] = allocate(sum(versions.values()), weights)
+    return out
 
 
 def write_history(root: Path, days: int, systems: int, seed: int) -> int:

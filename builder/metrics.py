@@ -68,7 +68,49 @@ class Versions:
     version_field: str = "version"
 
 
-Aggregate = CountBy | CountEach | MeanOf | Versions
+@dataclass(frozen=True)
+class VersionsAlongside:
+    """For each item of a repeated ``{name, version}`` field other than the one named ``of``,
+    the systems running it by the version of ``of`` in the same submission.
+
+    ``parts`` keeps that many leading dot-separated parts of ``of``'s version (2 gives X.Y). A
+    system whose list has no ``of`` item is counted under :attr:`missing` (``"(no core)"``).
+    ``{"rpm": {"3.21": 40, "3.22": 10, "(no core)": 1}}``: of the systems running rpm, 40 run
+    core 3.21. Per component the counts add up to the systems running it (its
+    :class:`Versions` counts added up), since the receiver accepts each name once per report.
+    """
+
+    path: str
+    of: str
+    parts: int | None = 2
+    name_field: str = "name"
+    version_field: str = "version"
+
+    @property
+    def missing(self) -> str:
+        """The key of the systems that did not list ``of``; cannot be a version a release
+        sends (prod keeps only plain X.Y.Z versions)."""
+        return f"(no {self.of})"
+
+
+@dataclass(frozen=True)
+class CountBuckets:
+    """Systems per bucket of each named whole number below ``path``, for medians and
+    percentiles: ``{"processes": {"1": 40, "2": 30, "9-16": 10}, "hosts": {...}}``.
+
+    Buckets have fixed boundaries (``builder.buckets``): every number from 0 to ``exact`` is a
+    bucket of its own, then powers of two, ``9-16``, ``17-32``, ``33-64`` and so on, so small
+    installations are counted exactly and any number has a bucket. Counts of the same bucket
+    add up across days and receivers. Systems that did not send a number are left out of its
+    buckets.
+    """
+
+    path: str
+    fields: tuple[str, ...]
+    exact: int = 8  # a power of two: the first range bucket starts right after it
+
+
+Aggregate = CountBy | CountEach | MeanOf | Versions | VersionsAlongside | CountBuckets
 
 
 @dataclass(frozen=True)
@@ -83,8 +125,8 @@ class FoldSmall:
 
 @dataclass(frozen=True)
 class FoldComponents:
-    """For :class:`Versions`: only reviewed component names (``builder/components.py``), and no
-    component or version counted below the minimum.
+    """For :class:`Versions` and :class:`VersionsAlongside`: only reviewed component names
+    (``builder/components.py``), and no component or version counted below the minimum.
 
     A component that is not reviewed, or whose versions add up to fewer systems than the
     minimum, is counted whole under the component ``"(other)"``, which has the single version
@@ -95,6 +137,20 @@ class FoldComponents:
     """
 
     group: str = "components"
+
+
+@dataclass(frozen=True)
+class MergeBuckets:
+    """For :class:`CountBuckets`: a bucket below the minimum is merged with its neighbours
+    towards the median until every published bucket holds at least the minimum.
+
+    Buckets stay in order, so the median and the 90th percentile can still be read, from
+    wider buckets (``{"0": 2, "1": 40, "2": 30, "3": 3}`` is published at 5 as
+    ``{"0-1": 42, "2+": 33}``). A merged bucket that takes in the lowest one starts at 0 and
+    one that takes in the highest is open-ended (``"33+"``), so that neither end says what the
+    smallest or the largest installation runs. When fewer systems than the minimum sent the
+    number at all, they are published as ``{"(other)": n}`` alone: no bucket and no percentile.
+    """
 
 
 @dataclass(frozen=True)
@@ -114,16 +170,18 @@ class Exact:
     reason: str
 
 
-SmallCells = FoldSmall | FoldComponents | NullMean | Exact
+SmallCells = FoldSmall | FoldComponents | NullMean | MergeBuckets | Exact
 
 
 def default_small_cells(aggregate: Aggregate) -> SmallCells:
     """The rule of a metric that states none: counts fold into "(other)", versions fold by
-    component, means of too few systems are null."""
-    if isinstance(aggregate, Versions):
+    component, means of too few systems are null, small buckets merge with their neighbours."""
+    if isinstance(aggregate, Versions | VersionsAlongside):
         return FoldComponents()
     if isinstance(aggregate, MeanOf):
         return NullMean()
+    if isinstance(aggregate, CountBuckets):
+        return MergeBuckets()
     return FoldSmall()
 
 
@@ -153,6 +211,7 @@ class Metric:
     required: bool = False  # every summary file has it (True only for the original metrics)
     description: str = field(default="", compare=False)
     small_cells: SmallCells | None = None  # how small cells are published; None: the default
+    follows: str = ""  # on its page, its figures come right after those of this metric key
 
     @property
     def small_cell_rule(self) -> SmallCells:
@@ -168,6 +227,19 @@ def _means_chart(name: str, title: str) -> Chart:
         data=f"deployment_stats/{name}.json",
         title=title,
         description="Mean number of processes and of hosts per system that reported them.",
+    )
+
+
+def _percentiles_chart(name: str, title: str, what: str) -> Chart:
+    return Chart(
+        kind="percentiles_over_time",
+        data=f"deployment_stats/{name}_percentiles/{{name}}.json",
+        title=f"{title}: median and 90th percentile",
+        description=f"Per day, the median and the 90th percentile of the number of {what}"
+        f" processes (and of {what} hosts) per system that reported it, as the bucket they fall"
+        " in: every number up to 8, then 9-16, 17-32 and so on. A band spans a bucket's range;"
+        " one that reaches the top is open-ended (33 or more).",
+        options=(("fields", "views"),),
     )
 
 
@@ -248,6 +320,40 @@ METRICS: tuple[Metric, ...] = (
         ),
         small_cells=FoldSmall(),
         required=True,
+    ),
+    Metric(
+        key="core_xy_by_component",
+        title="pulpcore versions among systems running each component",
+        aggregate=VersionsAlongside("components", of="core", parts=2),
+        charts=(
+            Chart(
+                kind="versions_over_time",
+                data="plugin_stats/{name}.core.json",
+                title="pulpcore versions among systems running {name}",
+                description="Persistent systems running {name}, by the X.Y version of pulpcore"
+                " (core) they run; (no core) counts those that did not report core.",
+            ),
+        ),
+        # Folded with the component versions: a component folded in X.Y or X.Y.Z is folded
+        # here too, so that no map can be subtracted from another; within a component, a
+        # pulpcore X.Y (or "(no core)") below the minimum is summed under "(other)".
+        small_cells=FoldComponents(group="components"),
+    ),
+    Metric(
+        key="online_workers_buckets",
+        title="Online workers by bucket",
+        aggregate=CountBuckets("online_workers", ("processes", "hosts")),
+        charts=(_percentiles_chart("worker", "Online workers", "worker"),),
+        small_cells=MergeBuckets(),
+        follows="online_workers",
+    ),
+    Metric(
+        key="online_content_apps_buckets",
+        title="Online content apps by bucket",
+        aggregate=CountBuckets("online_content_apps", ("processes", "hosts")),
+        charts=(_percentiles_chart("content_app", "Online content apps", "content app"),),
+        small_cells=MergeBuckets(),
+        follows="online_content_apps",
     ),
 )
 

@@ -36,6 +36,8 @@ def write_history(root: Path) -> Path:
         if n == DAYS - 1:
             summary.metrics["xy_component"]["rpm"]["(other)"] = 2
             summary.metrics["xyz_component"]["rpm"]["(other)"] = 2
+            core = summary.metrics["core_xy_by_component"]["rpm"]  # rpm's totals agree
+            core["(other)"] = core.get("(other)", 0) + 2
             summary.metrics["postgresql_version"]["(other)"] += 3
         path = summary_path(root, "prod", summary.date)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,6 +200,60 @@ def test_rpm_folded_versions_are_counted_apart(built: tuple[list[dict[str, Any]]
     assert rpm["other_systems"] == rpm["z_other_systems"] == 2
     assert rpm["systems"] == rpm["versions"][0]["systems"] + 2
     assert rpm["versions"][0]["share"] == 1.0
+
+
+def test_core_versions_among_a_components_systems(
+    built: tuple[list[dict[str, Any]], Path],
+) -> None:
+    days, site = built
+    rpm = read_json(site / API / "components/rpm.json")
+    # The newest day: rpm's 26 systems are 10 on core 3.20, 8 on 3.21, 6 without core and 2
+    # folded into (other) (write_history's), the shares of the 18 listed.
+    assert days[-1]["core_xy_by_component"]["rpm"] == {
+        "3.20": 10, "3.21": 8, "(no core)": 6, "(other)": 2
+    }  # fmt: skip
+    assert rpm["core_versions"] == [
+        {"version": "3.21", "systems": 8, "share": 0.4444, "share_this_or_older": 1.0},
+        {"version": "3.20", "systems": 10, "share": 0.5556, "share_this_or_older": 0.5556},
+    ]
+    assert (rpm["core_other_systems"], rpm["no_core_systems"]) == (2, 6)
+    assert rpm["systems"] == 8 + 10 + 2 + 6
+    core = read_json(site / API / "components/core.json")
+    assert (core["core_versions"], core["core_other_systems"], core["no_core_systems"]) == (
+        None, None, None
+    )  # fmt: skip
+
+
+def test_deployments_give_mean_median_and_ninetieth_percentile(
+    built: tuple[list[dict[str, Any]], Path],
+) -> None:
+    days, site = built
+    document = read_json(site / API / "deployments.json")
+    assert (document["newest_day"], document["sizes_day"]) == (days[-1]["date"],) * 2
+    assert document["online_workers"]["processes"] == {
+        "systems": 89,
+        "mean": 4.0,
+        "median": {"low": 2, "high": 3, "text": "2\u20133"},
+        "percentile_90": {"low": 5, "high": None, "text": "\u2265 5"},
+        "buckets": {"1": 20, "2-3": 58, "5+": 11},
+    }
+    assert days[-1]["online_workers_buckets"]["processes"] == {"1": 20, "2-3": 58, "5+": 11}
+    assert document["online_workers"]["hosts"]["median"] == {"low": 1, "high": 1, "text": "1"}
+    assert document["online_content_apps"]["hosts"] == {
+        "systems": 0, "mean": None, "median": None, "percentile_90": None, "buckets": {}
+    }  # fmt: skip
+
+
+def test_deployments_without_bucket_counts_say_so() -> None:
+    history = [published(sample_day(n, 60)) for n in range(60)]  # before day 60: no buckets
+    document = json.loads(api_files(history, Settings(), "prod")[f"{API}/deployments.json"])
+    assert (document["newest_day"], document["sizes_day"]) == (str(NEWEST), None)
+    assert document["online_workers"]["processes"] == {
+        "systems": 0, "mean": None, "median": None, "percentile_90": None, "buckets": {}
+    }  # fmt: skip
+    assert_valid("deployments", document)
+    rpm = json.loads(api_files(history, Settings(), "prod")[f"{API}/components/rpm.json"])
+    assert rpm["core_versions"] is None
 
 
 def test_upgrade_pace_follows_the_sample_adoption(built: tuple[list[dict[str, Any]], Path]) -> None:

@@ -422,6 +422,17 @@ def test_decision_views_are_tables_without_javascript(site: tuple[str, Any]) -> 
     page.click("#chart-postgresql-minimums summary")
     newest = cells(page, "#chart-postgresql-minimums .pa-view table")[0]
     assert newest == ["2026-11-27", "0.0", "8.0", "66.7"]
+    assert cells(page, "#pa-sizes-online_workers_buckets") == [
+        ["processes", "89", "4.00", "2\u20133", "\u2265 5"],
+        ["hosts", "89", "1.00", "1", "1"],
+    ]
+    sizes = "#chart-deployment-stats-worker-percentiles-processes"
+    page.click(f"{sizes} .pa-view[data-view='0'] summary")
+    assert cells(page, f"{sizes} .pa-view[data-view='0'] table")[0] == [
+        "2026-11-27", "2\u20133", "\u2265 5"
+    ]  # fmt: skip
+    page.click(f"{sizes} .pa-view[data-view='1'] summary")  # every view's table is there
+    assert cells(page, f"{sizes} .pa-view[data-view='1'] table")[0] == ["2026-11-27", "1", "1"]
     page.goto(base + "components/")
     assert not page.is_visible(".pa-filter")  # a box that would do nothing is not shown
     assert [r[0] for r in cells(page, "#pa-components")] == ["core", "rpm", "file"]
@@ -477,6 +488,68 @@ def test_postgresql_minimum_view(watched: Watched) -> None:
     assert legend == ["below 12", "below 13", "below 15"]
     page.click(f"#{chart} button[data-range='30']")
     assert page.evaluate(VISIBLE_POINTS, chart) == 30
+
+
+# The colour of the canvas's pixel at (x, y) in chart coordinates.
+PIXEL = """([id, x, y]) => {
+  const chart = window.Chart.getChart(document.querySelector(`#${id} canvas`));
+  const scale = chart.canvas.width / chart.width;
+  const px = chart.canvas.getContext("2d").getImageData(Math.round(x * scale),
+    Math.round(y * scale), 1, 1).data;
+  return Array.from(px);
+}"""
+
+
+def test_percentiles_view(watched: Watched) -> None:
+    page = watched.open("deployments/")
+    chart = "chart-deployment-stats-worker-percentiles-processes"
+    assert cells(page, "#pa-sizes-online_workers_buckets")[0][3:] == ["2\u20133", "\u2265 5"]
+    labels = chart_eval(page, chart, "chart.data.datasets.map((d) => d.label)")
+    assert labels == ["median", "90th percentile"]
+    page.focus(f"#{chart} canvas")
+    page.keyboard.press("End")
+    readout = page.locator(f"#{chart} .pa-readout")
+    # Each percentile says its bucket: the table's values, not a made-up number.
+    assert readout.inner_text() == "2026-11-27; 90th percentile: \u2265 5; median: 2\u20133"
+    page.keyboard.press("Home")
+    assert readout.inner_text() == "2026-09-29; 90th percentile: \u2265 5; median: 2"
+    # The axis leaves room above the open-ended 90th percentile ("5 or more"), whose band
+    # reaches the top; hiding the series takes its band away.
+    assert chart_eval(page, chart, "chart.scales.y.max") >= 10
+    spot = chart_eval(
+        page,
+        chart,
+        "[chart.getDatasetMeta(1).data[30].x + 3, chart.scales.y.getPixelForValue(7.7)]",
+    )
+    before = page.evaluate(PIXEL, [chart, *spot])
+    page.locator(f"#{chart} .pa-legend button", has_text="90th percentile").click()
+    assert page.evaluate(PIXEL, [chart, *spot]) != before
+    # Hosts: the other view of the same figure.
+    page.click(f"#{chart} button[data-view='1']")
+    page.wait_for_function(f"({CHART})('{chart}').data.datasets[0].ranges.at(-1) === '1'")
+    page.focus(f"#{chart} canvas")
+    page.keyboard.press("End")
+    assert readout.inner_text() == "2026-11-27; median: 1; 90th percentile: 1"
+    assert "view=1" in page.url
+
+
+def test_core_versions_view(watched: Watched) -> None:
+    page = watched.open("components/rpm/")
+    chart = "chart-plugin-stats-rpm-core"
+    assert chart_eval(page, chart, "chart.data.datasets.map((d) => d.label)") == [
+        "3.21", "3.20", "other", "(no core)"
+    ]  # fmt: skip
+    page.focus(f"#{chart} canvas")
+    page.keyboard.press("End")
+    readout = page.locator(f"#{chart} .pa-readout")
+    assert readout.inner_text() == "2026-11-27; 3.20: 10; 3.21: 8; (no core): 6; total: 24"
+    page.click(f"#{chart} button[data-pct='1']")
+    page.focus(f"#{chart} canvas")
+    page.keyboard.press("End")
+    assert readout.inner_text() == (
+        "2026-11-27; 3.20: 41.7 % (10); 3.21: 33.3 % (8); (no core): 25 % (6); total: 24"
+    )
+    assert not page.locator("#chart-plugin-stats-core-core").count()
 
 
 def test_upgrade_pace_view(watched: Watched) -> None:

@@ -3,6 +3,7 @@ upgrade pace and adoption curves, numbers and shares for people. No MkDocs, no f
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
@@ -12,6 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import Version
 
+from builder import buckets
+from builder.buckets import Bucket
 from builder.site import decisions
 from builder.site.decisions import (
     FOLDED,
@@ -409,3 +412,80 @@ def test_shares_for_people(share: float | None, text: str) -> None:
 def test_people_rounding_refuses_what_is_not_a_count(bad: float) -> None:
     with pytest.raises(ValueError, match="not a count"):
         people(bad)
+
+
+# -- medians and percentiles of bucket counts ---------------------------------------------
+
+
+def labels(counts: dict[str, int]) -> tuple[str | None, ...]:
+    """The median and the 90th percentile of ``counts`` as people read them."""
+    return tuple(None if b is None else b.label for b in decisions.percentiles(counts))
+
+
+def test_percentiles_of_exact_buckets() -> None:
+    # 10 systems: 1, 1, 1, 2, 2, 2, 2, 3, 3, 4 -> median between the 5th and 6th (both 2), the
+    # 90th percentile between the 9th (3) and the 10th (4)
+    assert labels({"1": 3, "2": 4, "3": 2, "4": 1}) == ("2", "3\u20134")
+    assert labels({"0": 1, "1": 8, "2": 1}) == ("1", "1\u20132")  # nearly all on 1
+
+
+def test_a_median_on_a_bucket_boundary_spans_both_buckets() -> None:
+    # 10 systems, 5 on 8 and 5 in 9-16: the median lies between 8 and something in 9-16.
+    assert decisions.percentile({"8": 5, "9-16": 5}, 50) == Bucket(8, 16)
+    assert labels({"8": 5, "9-16": 5})[0] == "8\u201316"
+    # One system more in 9-16 puts both middle systems there.
+    assert labels({"8": 5, "9-16": 6})[0] == "9\u201316"
+    assert labels({"1": 5, "2": 5})[0] == "1\u20132"
+
+
+def test_percentiles_of_nothing_are_none() -> None:
+    assert decisions.percentiles({}) == (None, None)
+    assert decisions.percentiles({"3": 0}) == (None, None)  # a zero count is nobody
+    # Too few systems to publish in order: no percentile rather than a guess.
+    assert decisions.percentiles({"(other)": 3}) == (None, None)
+
+
+def test_one_bucket_is_every_percentile() -> None:
+    assert labels({"9-16": 40}) == ("9\u201316", "9\u201316")
+    assert labels({"3": 1}) == ("3", "3")  # a single system is its own median
+
+
+def test_all_in_the_open_top_bucket() -> None:
+    assert decisions.percentiles({"33+": 7}) == (Bucket(33, None), Bucket(33, None))
+    assert labels({"33+": 7}) == ("\u2265 33", "\u2265 33")
+    # Between a closed bucket and the open one: from the first's low, no end.
+    assert labels({"0-4": 5, "5+": 5}) == ("\u2265 0", "\u2265 5")
+
+
+def test_the_ninetieth_percentile_of_a_long_tail() -> None:
+    counts = {"1": 50, "2": 30, "3-4": 9, "5-8": 6, "9-16": 4, "17+": 1}  # 100, as published
+    # ranks from 0: median between 49 and 50 (1 and 2), 90th between 89.1's neighbours 89
+    # (3-4 ends at 88) and 90: both in the merged bucket 5-8
+    assert labels(counts) == ("1\u20132", "5\u20138")
+    assert decisions.percentile(counts, 0) == Bucket(1, 1)
+    assert decisions.percentile(counts, 100) == Bucket(17, None)
+
+
+@given(st.dictionaries(st.integers(0, 300), st.integers(1, 40), min_size=1))
+def test_a_percentile_holds_the_exact_one(values: dict[int, int]) -> None:
+    """Whatever the systems' numbers, the bucket reported holds numpy's percentile of them."""
+    numbers = sorted(n for value, count in values.items() for n in [value] * count)
+    counts = buckets.count_map(values.items())
+    for percent in (50, 90):
+        h = (len(numbers) - 1) * percent / 100
+        low, high = numbers[math.floor(h)], numbers[math.ceil(h)]
+        exact = low + (h - math.floor(h)) * (high - low)
+        found = decisions.percentile(counts, percent)
+        assert found is not None
+        assert found.low <= exact and (found.high is None or exact <= found.high)
+
+
+def test_percentiles_over_time_skip_days_without_the_counts() -> None:
+    days = [day(n) for n in range(3)]
+    days[1].metrics["online_workers_buckets"] = {"processes": {"2": 9}, "hosts": {}}
+    days[2].metrics["online_workers_buckets"] = {"processes": {"1": 5, "2": 5}, "hosts": {}}
+    assert decisions.percentiles_over_time(days, "online_workers_buckets", "processes") == [
+        (days[1].date, (Bucket(2, 2), Bucket(2, 2))),
+        (days[2].date, (Bucket(1, 2), Bucket(2, 2))),
+    ]
+    assert decisions.percentiles_over_time(days, "online_workers_buckets", "hosts") == []

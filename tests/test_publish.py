@@ -13,20 +13,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builder import components, metrics
+from builder import buckets, components, metrics
+from builder.components import OTHER
 from builder.metrics import (
     METRICS,
+    CountBuckets,
     CountBy,
     CountEach,
     Exact,
     FoldComponents,
     FoldSmall,
     MeanOf,
+    MergeBuckets,
     Metric,
     NullMean,
     Versions,
+    VersionsAlongside,
     default_small_cells,
 )
+from builder.site import decisions
 from builder.site.pages import KNOWN_COMPONENTS
 from builder.summaries import publish, summary
 from builder.summaries.publish import (
@@ -119,6 +124,132 @@ def test_on_dev_only_names_fold() -> None:
     )
 
 
+def test_core_versions_by_component_fold_with_the_component_versions() -> None:
+    """A component folded in X.Y or X.Y.Z is folded whole in the core versions map too, and
+    within a kept one a core X.Y (or "(no core)") below the minimum is summed as "(other)"."""
+    folded = fold_metrics(
+        counted(
+            xy_component={
+                "core": {"3.21": 30},
+                "rpm": {"3.19": 12},
+                "file": {"1.1": 6},
+                "acme_private": {"1.0": 9},
+            },
+            xyz_component={
+                "core": {"3.21.0": 30},
+                "rpm": {"3.19.4": 12},
+                "file": {"1.1.0": 4, "1.1.1": 2},
+                "acme_private": {"1.0.0": 9},
+            },
+            core_xy_by_component={
+                "rpm": {"3.21": 8, "3.20": 3, "(no core)": 1},
+                "file": {"3.21": 6},
+                "acme_private": {"3.21": 9},
+            },
+        ),
+        5,
+        40,
+    )
+    assert folded["core_xy_by_component"] == {
+        "rpm": {"3.21": 8, "(other)": 4},
+        "file": {"3.21": 6},  # 6 systems in every map: kept, as in X.Y and X.Y.Z
+        "(other)": {"(other)": 9},  # never a private name, whatever its count
+    }
+    shrunk = fold_metrics(
+        counted(
+            xy_component={"core": {"3.21": 30}, "rpm": {"3.19": 5}},
+            xyz_component={"core": {"3.21.0": 30}, "rpm": {"3.19.4": 4}},  # imported: fewer
+            core_xy_by_component={"rpm": {"3.21": 5}},
+        ),
+        5,
+        40,
+    )
+    assert shrunk["core_xy_by_component"] == {"(other)": {"(other)": 5}}
+    assert shrunk["xy_component"]["(other)"] == {"(other)": 5}
+
+
+# -- buckets -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("counts", "published"),
+    [
+        # nothing small: as counted
+        ({"1": 40, "2": 30, "9-16": 5}, {"1": 40, "2": 30, "9-16": 5}),
+        # a small top merges down and opens; a small bottom merges up and starts at 0
+        ({"0": 2, "1": 40, "2": 30, "3": 3}, {"0-1": 42, "2+": 33}),
+        ({"1": 2, "2": 40, "3": 30}, {"0-2": 42, "3": 30}),
+        # the median's bucket too small: it joins its smaller neighbour (the lower on a tie)
+        ({"1": 100, "2": 2, "3": 100}, {"1-2": 102, "3": 100}),
+        ({"1": 100, "2": 2, "3": 99}, {"1": 100, "2-3": 101}),
+        # a small bucket beside the median's joins it
+        ({"1": 100, "2": 2, "3": 50}, {"1-2": 102, "3": 50}),
+        # runs from each end up to the median's bucket
+        (
+            {"1": 20, "2": 56, "3": 2, "5": 8, "9-16": 2, "65-128": 1},
+            {"1": 20, "2-3": 58, "5+": 11},
+        ),
+        (
+            {"0": 1, "1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "9-16": 3, "17-32": 20,
+             "33-64": 1, "129-256": 1},
+            {"0-4": 5, "5+": 26},
+        ),
+        # a big bucket at the top that is large enough keeps its end
+        ({"1": 3, "2": 10, "513-1024": 6}, {"0-2": 13, "513-1024": 6}),
+        # fewer than the minimum in all: no bucket at all
+        ({"1": 2, "33-64": 2}, {"(other)": 4}),
+        ({}, {}),
+        ({"3": 0, "4": 7}, {"4": 7}),  # a zero count is dropped
+    ],
+)  # fmt: skip
+def test_small_buckets_merge_towards_the_median(
+    counts: dict[str, int], published: dict[str, int]
+) -> None:
+    assert publish.merge_small_buckets(counts, 5) == published
+    assert publish.merge_small_buckets(published, 5) == published  # merging twice: no change
+
+
+def test_buckets_are_merged_per_field_and_only_on_prod() -> None:
+    day = counted(
+        online_workers_buckets={"processes": {"1": 30, "2": 4}, "hosts": {"1": 33, "3": 1}},
+        online_content_apps_buckets={"processes": {}, "hosts": {"2": 3}},
+    )
+    assert fold_metrics(day, 5, 40) == counted(
+        online_workers_buckets={"processes": {"1+": 34}, "hosts": {"1+": 34}},
+        online_content_apps_buckets={"processes": {}, "hosts": {"(other)": 3}},
+    )
+    assert fold_metrics(day, 1, 40) == day  # dev: every count is published
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.integers(0, 5000), st.integers(0, 30)),
+    st.integers(1, 12),
+)
+def test_merged_buckets_pass_the_check_and_keep_order_and_percentiles(
+    values: dict[int, int], min_count: int
+) -> None:
+    """For any counts: the published buckets hold every system, none below the minimum, and
+    each percentile read from them holds the percentile read from the buckets as counted."""
+    counted_map = buckets.count_map(values.items())
+    merged = publish.merge_small_buckets(counted_map, min_count)
+    assert sum(merged.values()) == sum(counted_map.values())
+    data = published_file(online_workers_buckets={"processes": merged, "hosts": {}})
+    if min_count >= 5:
+        assert first_publishing_error(data) is None
+    assert summary.first_content_error(data, Path("2026-11-27.json")) is None
+    if OTHER in merged:
+        assert list(merged) == [OTHER] and merged[OTHER] < min_count
+        return
+    for percent in (50, 90):
+        exact, wide = (decisions.percentile(m, percent) for m in (counted_map, merged))
+        if exact is None:
+            assert wide is None
+            continue
+        assert wide is not None and wide.low <= exact.low
+        assert wide.high is None or (exact.high is not None and exact.high <= wide.high)
+
+
 # -- counts and means ----------------------------------------------------------------------
 
 
@@ -190,6 +321,8 @@ def test_each_aggregate_has_a_default_rule_and_the_metrics_state_theirs() -> Non
     assert default_small_cells(CountEach("x", ("a",))) == FoldSmall()
     assert default_small_cells(MeanOf("x", ("a",))) == NullMean()
     assert default_small_cells(Versions("x")) == FoldComponents()
+    assert default_small_cells(VersionsAlongside("x", "core")) == FoldComponents()
+    assert default_small_cells(CountBuckets("x", ("a",))) == MergeBuckets()
     assert {m.key: type(m.small_cell_rule).__name__ for m in METRICS} == {
         "xy_component": "FoldComponents",
         "xyz_component": "FoldComponents",
@@ -197,6 +330,9 @@ def test_each_aggregate_has_a_default_rule_and_the_metrics_state_theirs() -> Non
         "online_workers": "NullMean",
         "online_content_apps": "NullMean",
         "rbac_stats": "FoldSmall",
+        "core_xy_by_component": "FoldComponents",
+        "online_workers_buckets": "MergeBuckets",
+        "online_content_apps_buckets": "MergeBuckets",
     }
 
 
@@ -297,6 +433,23 @@ def test_a_published_file_breaks_no_rule() -> None:
             {"persistent_systems": 4},
             "at online_workers/processes__avg: a mean of at most 4 persistent systems",
         ),
+        (
+            {"core_xy_by_component": {"core": {"3.21": 25}, "acme": {"3.21": 9}}},
+            "at core_xy_by_component/acme: 'acme' is not a reviewed component name",
+        ),
+        (
+            {"core_xy_by_component": {"rpm": {"3.21": 6, "(no core)": 2}}},
+            "at core_xy_by_component/rpm/(no core): 2 systems, below the prod minimum of 5",
+        ),
+        (
+            {"online_workers_buckets": {"processes": {"1": 20, "9-16": 3}, "hosts": {}}},
+            "at online_workers_buckets/processes/9-16: 3 systems, below the prod minimum of 5;"
+            " a published summary merges the bucket with its neighbours",
+        ),
+        (
+            {"online_content_apps_buckets": {"processes": {}, "hosts": {"1": 9, "(other)": 2}}},
+            'at online_content_apps_buckets/hosts/(other): "(other)" stands alone',
+        ),
     ],
 )
 def test_each_kind_of_violation_is_named_with_its_key(
@@ -345,7 +498,7 @@ def replace_metrics(values: dict[str, Any]) -> dict[str, Any]:
     """Metric values as their file writes them (string keys, sorted)."""
     day = Summary(date(2026, 11, 27), "prod", 40, 30, {0: 10, 30: 30}, values)
     data = day.to_dict()
-    return {m.key: data[m.key] for m in METRICS}
+    return {m.key: data[m.key] for m in METRICS if m.key in data}
 
 
 # -- the reviewed list ---------------------------------------------------------------------

@@ -42,7 +42,12 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
     file, a component whose name is markup and one tiny component (neither reviewed, so both
     are published under "(other)"), a version that is markup (on odd days). PostgreSQL: 2
     systems unknown (published under "(other)"), 12.15 fading from 30 systems, 15.2 growing
-    from 0, the rest on 13.4 (on the newest day: 7, 29 and 51 of 87 known)."""
+    from 0, the rest on 13.4 (on the newest day: 7, 29 and 51 of 87 known).
+
+    From day 60 on (as after an upgrade: earlier days lack them, like imported history), the
+    core X.Y among systems running each component and the worker and content-app buckets:
+    rpm's systems on core 3.20 (10), (no core) (6) and 3.21 (the rest, 4 to 8); worker
+    processes from 1 to 65-128 and hosts 1 to 3, content-app processes 2 and 4, no hosts."""
     when = NEWEST - timedelta(days=days - 1 - n)
     new = max(0, n - 40)
     core = {"3.20": 60 - min(new, 50), **({"3.21": new} if new else {})}
@@ -65,6 +70,7 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
         "tiny_private": {"0.1.0": 3},
     }
     persistent = sum(core.values())
+    later = metrics_since_day_60(n, persistent, rpm["3.19"]) if n >= 60 else {}
     pg12, pg15 = 30 - n // 5, n // 4
     postgresql = {"0": 2, "120015": pg12, "130004": persistent - 2 - pg12 - pg15, "150002": pg15}
     return Summary(
@@ -86,8 +92,31 @@ def sample_day(n: int, days: int, deployment: str = "prod") -> Summary:
                 "custom_access_policies": {},
                 "custom_roles": {"2": 3},
             },
+            **later,
         },
     )
+
+
+def metrics_since_day_60(n: int, persistent: int, rpm: int) -> dict[str, Any]:
+    """The metrics added on day 60 of the sample (see sample_day), as counted."""
+    return {
+        "core_xy_by_component": {
+            "rpm": {"3.20": 10, "3.21": rpm - 16, "(no core)": 6},
+            "file": {"3.20": 15},
+            XSS_NAME: {"3.21": 12},
+            "tiny_private": {"3.20": 3},
+        },
+        "online_workers_buckets": {
+            "processes": {
+                "1": 20, "2": persistent - 33, "3": n % 3, "5-8": 8, "9-16": 2, "65-128": 1
+            },
+            "hosts": {"1": persistent - 5, "2": 4, "3": 1},
+        },
+        "online_content_apps_buckets": {
+            "processes": {"2": persistent - 3, "4": 3},
+            "hosts": {},
+        },
+    }  # fmt: skip
 
 
 def published(summary: Summary) -> Summary:
@@ -163,6 +192,13 @@ def test_every_chart_file_listed_in_spec_exists_with_its_csv(built: tuple[Path, 
         *(f"plugin_stats/{c}{z}" for c in ("core", "rpm", "file") for z in ("", ".z_stream")),
         "postgresql_minimums",
         *(f"upgrade_pace/{c}" for c in ("core", "rpm", "file")),
+        "plugin_stats/rpm.core",
+        "plugin_stats/file.core",
+        *(
+            f"deployment_stats/{what}_percentiles/{field}"
+            for what in ("worker", "content_app")
+            for field in ("processes", "hosts")
+        ),
     }
     found = {
         str(p.relative_to(site / "data").with_suffix("")) for p in (site / "data").rglob("*.json")
@@ -207,11 +243,11 @@ def test_every_chart_has_a_short_table_and_links(built: tuple[Path, Path]) -> No
 
 def test_every_view_has_its_whole_table_on_a_page_of_its_own(built: tuple[Path, Path]) -> None:
     _, site = built
-    data = sorted(p.relative_to(site / "data") for p in (site / "data").rglob("*.json"))
+    data = sorted(p.relative_to(site / "data").with_suffix("") for p in site.glob("data/**/*.json"))
     tables = sorted(
         p.parent.relative_to(site / "tables") for p in (site / "tables").rglob("index.html")
     )
-    assert [d.with_suffix("") for d in data] == tables
+    assert data == tables
     page = (site / "tables/plugin_stats/core/index.html").read_text(encoding="utf-8")
     assert "<title>core versions (X.Y): table - Pulp analytics</title>" in page
     assert 'href="../../../components/core/#chart-plugin-stats-core">The chart</a>' in page
@@ -307,10 +343,13 @@ def test_every_versions_chart_has_a_count_percent_toggle(built: tuple[Path, Path
             if 'data-kind="versions_over_time"' in section:
                 found += 1
                 views = re.findall(r'data-view="(\d)" aria-pressed="\w+">([^<]*)</button>', section)
-                assert views == [("0", "X.Y"), ("1", "X.Y.Z")], path
+                core = "pulpcore versions among" in section  # one view: no switch
+                assert views == ([] if core else [("0", "X.Y"), ("1", "X.Y.Z")]), path
                 units = re.findall(r'data-pct="(\d)" aria-pressed="\w+">(\w+)</button>', section)
                 assert units == [("0", "Count"), ("1", "Percent")], path
-    assert found == 3  # core, rpm and file (the component named with markup is not reviewed)
+    # core, rpm and file (the component named with markup is not reviewed), and the core
+    # versions among systems running rpm and file
+    assert found == 5
 
 
 def test_upgrade_pace_on_each_component_page(built: tuple[Path, Path]) -> None:
@@ -374,6 +413,114 @@ def test_postgresql_minimum_view_follows_the_postgresql_chart(built: tuple[Path,
     assert [d["data"][-1] for d in data["datasets"]] == [0.0, 8.0, 66.7]
     table = (site / "tables/postgresql_minimums/index.html").read_text(encoding="utf-8")
     assert '<tr><th scope="row">2026-11-27</th><td>0.0</td><td>8.0</td><td>66.7</td></tr>' in table
+
+
+def test_core_versions_among_systems_running_each_component(built: tuple[Path, Path]) -> None:
+    summaries_dir, site = built
+    rpm = (site / "components/rpm/index.html").read_text(encoding="utf-8")
+    ids = re.findall(r'<section class="pa-chart" id="([^"]+)"', rpm)
+    assert ids == [
+        "chart-plugin-stats-rpm",
+        "chart-plugin-stats-rpm-core",
+        "chart-upgrade-pace-rpm",
+    ]
+    assert ">pulpcore versions among systems running rpm</h2>" in rpm
+    core = (site / "components/core/index.html").read_text(encoding="utf-8")
+    assert "pulpcore versions among" not in core  # core's own versions are its versions chart
+    assert not (site / "data/plugin_stats/core.core.json").exists()
+    data = read_json(site / "data/plugin_stats/rpm.core.json")
+    summaries = load_all(summaries_dir, "prod")
+    series = charts.count_series(summaries, metric("core_xy_by_component"), "rpm")
+    assert data == charts.versions_over_time(series, apart=("(no core)",))
+    # From day 60 (2026-09-29) on: 20 to 24 systems run rpm, 10 of them on core 3.20, 6
+    # without core (drawn last), the rest on 3.21 (folded into other on days it has 4).
+    assert data["labels"][0] == "2026-09-29" and len(data["labels"]) == 60
+    assert [d["label"] for d in data["datasets"]] == ["3.21", "3.20", "other", "(no core)"]
+    assert [d["data"][0] for d in data["datasets"]] == [0, 10, 4, 6]
+    assert [d["data"][-1] for d in data["datasets"]] == [8, 10, 0, 6]
+    table = (site / "tables/plugin_stats/rpm.core/index.html").read_text(encoding="utf-8")
+    assert "<title>pulpcore versions among systems running rpm: table - Pulp analytics" in table
+    assert (
+        '<th scope="row">2026-11-27</th><td>8</td><td>10</td><td>0</td><td>6</td><td>24</td>'
+        in table
+    )
+    csv = (site / "data/plugin_stats/file.core.csv").read_text(encoding="utf-8").splitlines()
+    assert csv[:2] == ["date,3.20", "2026-09-29,15"]
+
+
+def test_worker_and_content_app_percentiles_beside_their_means(built: tuple[Path, Path]) -> None:
+    _, site = built
+    page = (site / "deployments/index.html").read_text(encoding="utf-8")
+    ids = re.findall(r'<section class="pa-chart" id="([^"]+)"', page)
+    assert ids[2:] == [
+        "chart-deployment-stats-worker",
+        "chart-deployment-stats-worker-percentiles-processes",
+        "chart-deployment-stats-content-app",
+        "chart-deployment-stats-content-app-percentiles-processes",
+    ]
+    section = re.search(
+        r'<section class="pa-chart" id="chart-deployment-stats-worker-percentiles-processes".*?'
+        r"</section>",
+        page,
+        re.S,
+    )
+    assert section
+    assert ">Online workers: median and 90th percentile</h2>" in section.group(0)
+    assert re.findall(r'data-view="(\d)" aria-pressed="\w+">(\w+)</button>', section.group(0)) == [
+        ("0", "Processes"), ("1", "Hosts")
+    ]  # fmt: skip
+    assert 'role="group" aria-label="Measure"' in section.group(0)
+    # The newest day (published): processes {"1": 20, "2-3": 58, "5+": 11} (3 on 3, 1 in
+    # 65-128 and 2 in 9-16 were too few), hosts {"1": 84, "2+": 5}; the sample's means.
+    assert decision_table(page, "pa-sizes-online_workers_buckets") == (
+        "Online workers per system on 2026-11-27",
+        ["measure", "systems", "mean", "median", "90th percentile"],
+        [
+            ["processes", "89", "4.00", "2\u20133", "\u2265 5"],
+            ["hosts", "89", "1.00", "1", "1"],
+        ],
+    )
+    assert decision_table(page, "pa-sizes-online_content_apps_buckets")[2] == [
+        ["processes", "89", "2.50", "\u2265 2", "\u2265 2"],  # 86 on 2 and 3 on 4: "2+"
+        ["hosts", "0", "n/a", "n/a", "n/a"],
+    ]
+    data = read_json(site / "data/deployment_stats/worker_percentiles/processes.json")
+    assert [d["label"] for d in data["datasets"]] == ["median", "90th percentile"]
+    assert data["labels"][0] == "2026-09-29" and len(data["labels"]) == 60
+    median, ninetieth = data["datasets"]
+    # 2026-09-29 (nobody on 3): {"1": 20, "2": 27, "5+": 11}; from then on, every third day.
+    assert (median["data"][:2], median["high"][:2], median["ranges"][:2]) == (
+        [2, 2], [2, 3], ["2", "2\u20133"]
+    )  # fmt: skip
+    assert (ninetieth["data"][0], ninetieth["high"][0], ninetieth["ranges"][0]) == (
+        5, None, "\u2265 5"
+    )  # fmt: skip
+    csv = (site / "data/deployment_stats/worker_percentiles/processes.csv").read_text("utf-8")
+    assert csv.splitlines()[:3] == [
+        "date,median,90th percentile",
+        "2026-09-29,2,\u2265 5",
+        "2026-09-30,2\u20133,\u2265 5",
+    ]
+    table = read_table_page(site, "deployment_stats/worker_percentiles/hosts")
+    assert '<th scope="row">2026-11-27</th><td>1</td><td>1</td></tr>' in table
+    assert "Online workers: median and 90th percentile (Hosts): 60 days" in table
+    empty = read_json(site / "data/deployment_stats/content_app_percentiles/hosts.json")
+    assert empty["labels"] == []  # nobody reports content-app hosts in the sample
+
+
+def read_table_page(site: Path, path: str) -> str:
+    return (site / "tables" / path / "index.html").read_text(encoding="utf-8")
+
+
+def test_metrics_no_summary_holds_yet_are_not_drawn() -> None:
+    """Imported history lacks the metrics added later: their charts wait for a day that has
+    them, rather than drawing empty charts on every component page."""
+    plan = plan_site([published(sample_day(n, 60)) for n in range(60)], Settings())
+    paths = set(plan.views())
+    assert "plugin_stats/rpm.json" in paths
+    assert not {p for p in paths if p.endswith(".core.json") or "_percentiles/" in p}
+    page = plan.page("online-workers.md")  # without mkdocs.yml's pages, a page per metric
+    assert page is not None and [f.title for f in page.figures] == ["Online workers"]
 
 
 def test_components_index_is_a_table_ranked_by_systems(built: tuple[Path, Path]) -> None:

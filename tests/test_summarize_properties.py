@@ -10,9 +10,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builder import buckets
 from builder.summaries.publish import first_publishing_error
 from builder.summaries.sources import DayRows
 from builder.summaries.summarize import count_day, summarize_day
+from builder.summaries.summary import first_disagreement
 
 count = st.one_of(st.none(), st.integers(0, 50))
 submission = st.fixed_dictionaries(
@@ -86,6 +88,25 @@ def test_counts_add_up(submissions: list[dict[str, Any]], min_age: int) -> None:
     for measure, counts in summary.metrics["rbac_stats"].items():
         sent = [s for s in persistent if (s["rbac_stats"] or {}).get(measure) is not None]
         assert sum(counts.values()) == len(sent)
+    core_by = summary.metrics["core_xy_by_component"]
+    assert "core" not in core_by
+    for name, versions in summary.metrics["xy_component"].items():
+        if name != "core":  # its systems, by the core X.Y they run or "(no core)"
+            assert sum(core_by[name].values()) == sum(versions.values())
+            without = sum(
+                any(c["name"] == name for c in s["components"])
+                and not any(c["name"] == "core" for c in s["components"])
+                for s in persistent
+            )
+            assert core_by[name].get("(no core)", 0) == without
+    for part in ("online_workers", "online_content_apps"):
+        for field in ("processes", "hosts"):
+            sent = [(s[part] or {}).get(field) for s in persistent]
+            counts = summary.metrics[f"{part}_buckets"][field]
+            assert sum(counts.values()) == sum(v is not None for v in sent)
+            for value in sent:
+                if value is not None:  # each system is in the one bucket that holds it
+                    assert buckets.bucket_of(value).key in counts
 
 
 @settings(max_examples=200, deadline=None)
@@ -101,15 +122,24 @@ def test_what_is_published_keeps_the_totals_and_breaks_no_rule(
         counted.persistent_systems,
         counted.age_count,
     )
-    for key in ("xy_component", "xyz_component", "postgresql_version", "rbac_stats"):
+    for key in (
+        "xy_component",
+        "xyz_component",
+        "postgresql_version",
+        "rbac_stats",
+        "core_xy_by_component",
+        "online_workers_buckets",
+        "online_content_apps_buckets",
+    ):
         assert total(published.metrics[key]) == total(counted.metrics[key]), key
-    for key in ("xy_component", "xyz_component"):
+    for key in ("xy_component", "xyz_component", "core_xy_by_component"):
         for name, versions in published.metrics[key].items():
             if name != "(other)":  # a component published as itself keeps its exact total
                 assert sum(versions.values()) == sum(counted.metrics[key][name].values())
                 assert sum(versions.values()) >= min_count
     if min_count >= 5:  # at least prod's minimum: check-summaries accepts the file
         assert first_publishing_error(published.to_dict()) is None
+    assert first_disagreement(published.to_dict()) is None
 
 
 def total(value: Any) -> int:

@@ -128,6 +128,7 @@ def nested_inside_a_value(depth: int) -> str:
 
 
 TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
+BUCKETS = '"processes": {\n      "(other)": 2\n    }'  # online_workers_buckets on 2026-11-03
 BREAKS_THE_SITE = {
     "NaN mean": (
         replace('"processes__avg": null', '"processes__avg": NaN'),
@@ -217,6 +218,37 @@ BREAKS_THE_SITE = {
         replace('"processes__avg": null', '"processes__avg": 3.0'),
         "at online_workers/processes__avg: a mean of at most 2 persistent systems, below the"
         " prod minimum of 5; a published summary has null there (SPEC §8)",
+    ),
+    # the metrics added later: buckets in order, core versions that agree with the versions
+    "a bucket below the minimum": (
+        replace(BUCKETS, '"processes": {\n      "1": 30,\n      "9-16": 2\n    }'),
+        "at online_workers_buckets/processes/9-16: 2 systems, below the prod minimum of 5; a"
+        " published summary merges the bucket with its neighbours towards the median (SPEC §8)",
+    ),
+    '"(other)" beside buckets': (
+        replace(BUCKETS, '"processes": {\n      "1": 30,\n      "(other)": 2\n    }'),
+        'at online_workers_buckets/processes/(other): "(other)" stands alone in a map of buckets',
+    ),
+    "overlapping buckets": (
+        replace(BUCKETS, '"processes": {\n      "0-4": 30,\n      "1": 9\n    }'),
+        "at online_workers_buckets/processes: buckets 0-4 and 1 overlap",
+    ),
+    "a bucket that splits a fixed one": (
+        replace(BUCKETS, '"processes": {\n      "1": 30,\n      "10-16": 9\n    }'),
+        "at online_workers_buckets/processes: bucket 10-16 does not start and end where the"
+        " fixed buckets do",
+    ),
+    "a key that is no bucket": (
+        replace(BUCKETS, '"processes": {\n      "many": 30\n    }'),
+        "schema: at online_workers_buckets/processes: 'many' does not match",
+    ),
+    "core counted by its own version": (
+        replace('"core_xy_by_component": {', '"core_xy_by_component": {"core": {"3.21": 9}, '),
+        "at core_xy_by_component/core: core is not counted by its own version",
+    ),
+    "core versions of a component the versions do not count": (
+        replace('"core_xy_by_component": {', '"core_xy_by_component": {"rpm": {"3.21": 7}, '),
+        "at core_xy_by_component/rpm: 7 systems in all, but xy_component counts 0 running rpm",
     ),
     "a dev file with an unreviewed name": (
         write(

@@ -1,9 +1,11 @@
 """The public JSON API (SPEC §9): static files under ``api/v1/`` beside the pages.
 
 ``index.json`` (the deployment and its components, most used first), ``components/<name>.json``
-(systems, share, window means, versions with "this version or older", upgrade pace),
-``badges/<name>.json`` (shields.io endpoint badges) and ``postgresql.json`` (versions ascending
-and what each candidate minimum would leave behind), with their JSON Schemas under
+(systems, share, window means, versions with "this version or older", upgrade pace, the core
+versions its systems run), ``badges/<name>.json`` (shields.io endpoint badges),
+``postgresql.json`` (versions ascending and what each candidate minimum would leave behind)
+and ``deployments.json`` (workers and content apps: mean, median, 90th percentile and the
+buckets behind them), with their JSON Schemas under
 ``schema/`` (kept in ``proto/api/``). Every figure comes from ``builder.site.decisions``; this
 module only shapes and rounds them. Version 1 only ever gains fields; a breaking change is
 ``api/v2/``. docs/api.md and the site's API page describe every field.
@@ -15,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from builder.buckets import Bucket
+from builder.metrics import METRICS, CountBuckets, MeanOf
 from builder.site import decisions
 from builder.site.decisions import Pace, PostgresqlDay, VersionShare, WindowMean
 from builder.site.pages import ROOT, SAFE_NAME, Settings, components, slug
@@ -22,7 +26,7 @@ from builder.summaries.summary import Summary, dumps
 
 API_DIR = "api/v1"
 SCHEMA_SOURCE = ROOT / "proto" / "api"
-SCHEMAS = ("index", "component", "badge", "postgresql")
+SCHEMAS = ("index", "component", "badge", "postgresql", "deployments")
 SHARE_DIGITS = 4  # shares: 0.0001 is one system in ten thousand
 MEAN_DIGITS = 2
 BADGE_WINDOW = 30  # days of the mean a badge shows
@@ -43,6 +47,7 @@ def api_files(summaries: Sequence[Summary], settings: Settings, deployment: str)
     files = {
         f"{API_DIR}/index.json": index_document(summaries, names, deployment),
         f"{API_DIR}/postgresql.json": postgresql_document(summaries, deployment),
+        f"{API_DIR}/deployments.json": deployments_document(summaries, deployment),
     }
     for name in names:
         means = decisions.window_means(summaries, name)
@@ -136,6 +141,20 @@ def component_document(
         "z_versions": [version_document(v) for v in decisions.version_shares(xyz)],
         "z_other_systems": decisions.other_systems(xyz),
         "upgrade_pace": [pace_document(p) for p in decisions.upgrade_pace(summaries, name)],
+        **core_versions_fields(newest, name),
+    }
+
+
+def core_versions_fields(newest: Summary, name: str) -> Document:
+    """The core X.Y versions among the component's systems on the newest day; null for core
+    itself and on a day without them (history imported from the old site)."""
+    core = decisions.core_versions(newest, name)
+    if core is None:
+        return {"core_versions": None, "core_other_systems": None, "no_core_systems": None}
+    return {
+        "core_versions": [version_document(v) for v in core.versions],
+        "core_other_systems": core.other_systems,
+        "no_core_systems": core.no_core_systems,
     }
 
 
@@ -185,6 +204,57 @@ def badge_document(name: str, window: WindowMean | None) -> Document:
         "color": color,
         "cacheSeconds": BADGE_CACHE_SECONDS,
     }
+
+
+# -- deployments.json -----------------------------------------------------------------------
+
+
+def deployments_document(summaries: Sequence[Summary], deployment: str) -> Document:
+    """Per measured thing (online workers, content apps) and field (processes, hosts), on the
+    newest day with bucket counts: systems, mean, median, 90th percentile and the buckets."""
+    measured = [m for m in METRICS if isinstance(m.aggregate, CountBuckets)]
+    keys = {m.key for m in measured}
+    newest = next((s for s in reversed(summaries) if keys & s.metrics.keys()), None)
+    out: Document = {
+        "deployment": deployment,
+        "newest_day": day_text(summaries, -1),
+        "sizes_day": newest.date.isoformat() if newest else None,
+    }
+    for metric in measured:
+        agg = metric.aggregate
+        assert isinstance(agg, CountBuckets)
+        counts = newest.metrics.get(metric.key, {}) if newest else {}
+        means = newest.metrics.get(means_key(agg.path), {}) if newest else {}
+        out[agg.path] = {
+            field: size_document(counts.get(field, {}), means.get(f"{field}__avg"))
+            for field in agg.fields
+        }
+    return out
+
+
+def means_key(path: str) -> str:
+    """The key of the metric of means over ``path`` (``online_workers``), or ""."""
+    return next(
+        (m.key for m in METRICS if isinstance(m.aggregate, MeanOf) and m.aggregate.path == path),
+        "",
+    )
+
+
+def size_document(counts: Mapping[str, int], mean_value: float | None) -> Document:
+    median, ninetieth = decisions.percentiles(counts)
+    return {
+        "systems": decisions.systems_in_buckets(counts),
+        "mean": mean(mean_value),
+        "median": bucket_document(median),
+        "percentile_90": bucket_document(ninetieth),
+        "buckets": dict(counts),
+    }
+
+
+def bucket_document(bucket: Bucket | None) -> Document | None:
+    if bucket is None:
+        return None
+    return {"low": bucket.low, "high": bucket.high, "text": bucket.label}
 
 
 # -- postgresql.json ------------------------------------------------------------------------

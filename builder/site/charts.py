@@ -25,8 +25,17 @@ from datetime import date, timedelta
 from itertools import accumulate
 from typing import Any, TypeVar
 
+from builder.buckets import Bucket
 from builder.components import OTHER as PUBLISHED_OTHER
-from builder.metrics import CountBy, CountEach, MeanOf, Metric, Versions
+from builder.metrics import (
+    CountBuckets,
+    CountBy,
+    CountEach,
+    MeanOf,
+    Metric,
+    Versions,
+    VersionsAlongside,
+)
 from builder.summaries.summary import Summary, value_order, version_order
 
 ChartData = dict[str, Any]
@@ -41,6 +50,7 @@ TIME_SERIES = (
     "means_over_time",
     "systems_over_time",
     "shares_over_time",
+    "percentiles_over_time",
 )
 PERCENT_DIGITS = 1  # percentages in chart data: 12.3, rounded as the decision tables round
 T = TypeVar("T")
@@ -74,14 +84,15 @@ def count_series(
     reported it (as the old site's ``rbac_stats``).
     """
     agg = metric.aggregate
-    if isinstance(agg, Versions | CountEach) and name is None:
+    named = Versions | VersionsAlongside | CountEach | CountBuckets
+    if isinstance(agg, named) and name is None:
         raise ChartError(f"{metric.key}: a chart of this metric needs a name")
     out: list[Day] = []
     for summary in summaries:
         value = summary.metrics.get(metric.key)
         if value is None:
             continue
-        if isinstance(agg, Versions | CountEach):
+        if isinstance(agg, named):
             counts = value.get(name)
             if counts:
                 out.append((summary.date, as_other(counts)))
@@ -308,7 +319,9 @@ def version_columns(
 # -- the chart kinds ------------------------------------------------------------------------
 
 
-def versions_over_time(series: Sequence[Day], limits: Limits = Limits()) -> ChartData:
+def versions_over_time(
+    series: Sequence[Day], limits: Limits = Limits(), apart: Sequence[str] = ()
+) -> ChartData:
     """Systems per version per day, newest version first (``plugin_stats``).
 
     The newest ``limits.individual`` versions (8) are datasets of their own; older ones are
@@ -316,11 +329,18 @@ def versions_over_time(series: Sequence[Day], limits: Limits = Limits()) -> Char
     (``3.21.x``) on an X.Y.Z chart, per minor decade (``3.2x``) on an X.Y chart, coarser
     (``3.2x``, then ``3.x``) for the oldest when there would be more than ``limits.max_series``
     datasets. Versions not starting with ``X.Y`` beyond the newest are summed as "other".
+    Keys in ``apart`` (``(no core)``) are no version: each is a dataset of its own, drawn last.
     """
     days = thin(series, limits.full_days)
     rows = [fold_small(counts, limits.fold_below) for _, counts in days]
+    kept = [key for key in apart if any(key in counts for counts in rows)]
+    extra: list[tuple[str, list[int], list[str]]] = [
+        (key, [counts.get(key, 0) for counts in rows], []) for key in kept
+    ]
+    rows = [{k: n for k, n in counts.items() if k not in apart} for counts in rows]
     data = stacked([day.isoformat() for day, _ in days], [])
-    for i, (label, column, versions) in enumerate(version_columns(rows, limits)):
+    columns = [*version_columns(rows, limits), *extra]
+    for i, (label, column, versions) in enumerate(columns):
         dataset = {"label": label, "data": column, "fill": "-1" if i else "origin"}
         data["datasets"].append(dataset | ({"versions": versions} if versions else {}))
     return data
@@ -503,6 +523,34 @@ def shares_over_time(
     return {"labels": [day.isoformat() for day, _ in days], "datasets": datasets}
 
 
+def percentiles_over_time(
+    rows: Sequence[tuple[date, Sequence[Bucket | None]]],
+    labels: Sequence[str],
+    limits: Limits = Limits(),
+) -> ChartData:
+    """One line per percentile (median, 90th percentile) per day, each point the bucket the
+    percentile lies in (``builder.site.decisions.percentile``).
+
+    ``rows`` holds each day's buckets, one per label in order (None: no figure that day). A
+    dataset's ``data`` is each bucket's lowest number, ``high`` its highest (null when it is
+    open-ended, "33 or more"; the chart draws the band between them) and ``ranges`` the bucket
+    as people write it (``9-16`` with an en dash, ``≥ 33``), which its table shows.
+    """
+    days = thin(rows, limits.full_days)
+    datasets = []
+    for i, label in enumerate(labels):
+        points = [buckets[i] for _, buckets in days]
+        datasets.append(
+            {
+                "label": label,
+                "data": [None if b is None else b.low for b in points],
+                "high": [None if b is None else b.high for b in points],
+                "ranges": [None if b is None else b.label for b in points],
+            }
+        )
+    return {"labels": [day.isoformat() for day, _ in days], "datasets": datasets}
+
+
 def adoption_curves(
     curves: Sequence[tuple[str, Sequence[float | None]]], levels: Sequence[int] = ()
 ) -> ChartData:
@@ -631,6 +679,7 @@ class Table:
 
 FIRST_COLUMN = {"adoption_curves": "days since first seen"}  # otherwise "date"
 ASCENDING = ("adoption_curves",)  # reading tables that keep the data's order
+RANGED = ("percentiles_over_time",)  # tables that show each point's bucket (``ranges``)
 
 
 def table(kind: str, data: ChartData, key_title: str = "value") -> Table:
@@ -653,7 +702,7 @@ def table(kind: str, data: ChartData, key_title: str = "value") -> Table:
             [key_title, "systems"], [[k, v] for k, v in zip(data["labels"], values, strict=True)]
         )
     header = [FIRST_COLUMN.get(kind, "date"), *(d["label"] for d in datasets)]
-    columns = [d["data"] for d in datasets]
+    columns = [d["ranges"] if kind in RANGED else d["data"] for d in datasets]
     return Table(
         header, [[label, *(c[i] for c in columns)] for i, label in enumerate(data["labels"])]
     )

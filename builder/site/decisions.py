@@ -2,7 +2,8 @@
 
 Shares of components and versions, window means and their trend, "this version or older", the
 share of systems a PostgreSQL minimum would leave behind, how fast a release is taken up (and
-its adoption curve), and numbers and shares rounded for people. The public JSON API
+its adoption curve), medians and percentiles of bucket counts (workers, content apps), and
+numbers and shares rounded for people. The public JSON API
 (``builder.site.api``) and the site's decision views (``builder.site.panels`` and the charts
 beside them) are both built on these functions, so a figure is computed in one place only.
 Nothing here knows about MkDocs or files.
@@ -27,12 +28,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from builder.buckets import Bucket, ordered
 from builder.site.charts import postgresql_label
 from builder.summaries.summary import Summary, version_order
 
 XY = "xy_component"  # summary keys of the metrics read here (never renamed once published)
 XYZ = "xyz_component"
 POSTGRESQL = "postgresql_version"
+CORE_XY = "core_xy_by_component"
+NO_CORE = "(no core)"  # the key of CORE_XY's systems without core (VersionsAlongside.missing)
 FOLDED = "(other)"
 WINDOWS = (7, 30, 90, 365)  # days of the window means
 TREND_WINDOW = 30  # days of the mean whose change the components index shows
@@ -218,6 +222,27 @@ def version_shares(counts: Counts) -> list[VersionShare]:
 def other_systems(counts: Counts) -> int:
     """Systems on versions too rare to publish, folded into ``(other)`` by the summaries."""
     return counts.get(FOLDED, 0)
+
+
+@dataclass(frozen=True)
+class CoreVersions:
+    """The core X.Y versions among the systems running a component on one day: shares of the
+    systems whose core version is listed, and those folded or without core, apart."""
+
+    versions: tuple[VersionShare, ...]
+    other_systems: int  # on a core version too rare to publish among them
+    no_core_systems: int  # that did not report core
+
+
+def core_versions(summary: Summary, name: str) -> CoreVersions | None:
+    """The core versions among the systems running ``name`` on the day of ``summary``; None
+    for core itself and for a day without the metric (days imported from the old site)."""
+    counts = summary.metrics.get(CORE_XY)
+    if counts is None or name == "core":
+        return None
+    mine: Counts = counts.get(name, {})
+    listed = {v: n for v, n in mine.items() if v != NO_CORE}
+    return CoreVersions(tuple(version_shares(listed)), other_systems(listed), mine.get(NO_CORE, 0))
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -429,6 +454,65 @@ def adoption_curves(
             shares.append(ratio(counts.get(release.version, 0), total))
         curves.append(Curve(release.version, release.first_seen, tuple(shares)))
     return curves
+
+
+# -- sizes: medians and percentiles of bucket counts ----------------------------------------
+
+PERCENTILES = ((50, "median"), (90, "90th percentile"))  # (percent, name), as the site shows them
+
+
+def percentile(counts: Counts, percent: int) -> Bucket | None:
+    """Where the ``percent``-th percentile of the systems counted in ``counts`` (one field of a
+    ``CountBuckets`` metric: ``{"1": 40, "2": 30, "9-16": 10}``) lies, as a bucket; None when
+    no system is in a bucket.
+
+    As numpy's default percentile (linear between the closest ranks): of ``n`` systems in
+    order, it lies between those at ranks ``floor(h)`` and ``ceil(h)`` (counted from 0),
+    ``h = (n - 1) * percent / 100``. When both are in one bucket, that bucket is the answer
+    (``3``, ``9-16``, ``33+``); when they are in two neighbours, the range from the first's
+    low to the second's high (a median between 8 and 9-16 is ``8-16``): a bucket tells no more.
+    ``(other)`` (too few systems to publish in order) is left out.
+    """
+    listed = [(bucket, n) for bucket, n in ordered(counts) if n > 0]
+    total = sum(n for _, n in listed)
+    if not total or not 0 <= percent <= 100:
+        return None
+    scaled = (total - 1) * percent
+    below, above = scaled // 100, -(-scaled // 100)  # the two closest ranks
+    first = last = None
+    running = 0
+    for bucket, n in listed:
+        if first is None and below < running + n:
+            first = bucket
+        if above < running + n:
+            last = bucket
+            break
+        running += n
+    assert first is not None and last is not None  # both ranks are below total
+    return first if first == last else first.span(last)
+
+
+def percentiles(counts: Counts) -> tuple[Bucket | None, ...]:
+    """:func:`percentile` for each of :data:`PERCENTILES`, in order."""
+    return tuple(percentile(counts, percent) for percent, _ in PERCENTILES)
+
+
+def percentiles_over_time(
+    summaries: Sequence[Summary], key: str, field: str
+) -> list[tuple[date, tuple[Bucket | None, ...]]]:
+    """Per day that has bucket counts of ``field`` under the metric ``key``, its percentiles;
+    days without them (before the metric, or imported history) are left out."""
+    out = []
+    for summary in summaries:
+        value = summary.metrics.get(key)
+        if value is not None and value.get(field):
+            out.append((summary.date, percentiles(value[field])))
+    return out
+
+
+def systems_in_buckets(counts: Counts) -> int:
+    """The systems a field's buckets count, ``(other)`` included: those that sent the number."""
+    return sum(counts.values())
 
 
 # -- numbers for people ---------------------------------------------------------------------

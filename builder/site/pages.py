@@ -9,7 +9,8 @@ of its own holding its whole table (``tables/<data path>/``), so that chart page
 
 Beside the charts of the metrics, the decision views (``builder.site.panels``, figures from
 ``builder.site.decisions``): a panel opening each component page, its upgrade pace, the
-PostgreSQL minimums after the PostgreSQL chart, and the components index as a ranked table.
+PostgreSQL minimums after the PostgreSQL chart, the newest day's mean, median and 90th
+percentile above each percentile chart, and the components index as a ranked table.
 
 Every string that can come from a client (component names, versions) is escaped here, and
 never used in a page title, a file name or a URL: components whose name is not a plain
@@ -28,7 +29,16 @@ from typing import Any
 
 from builder.components import OTHER
 from builder.components import names as reviewed_names
-from builder.metrics import METRICS, Chart, CountEach, Metric, Versions
+from builder.metrics import (
+    METRICS,
+    Chart,
+    CountBuckets,
+    CountEach,
+    MeanOf,
+    Metric,
+    Versions,
+    VersionsAlongside,
+)
 from builder.site import charts, decisions
 from builder.site.charts import ChartData, ChartError, Limits
 from builder.site.panels import (
@@ -37,6 +47,7 @@ from builder.site.panels import (
     MinimumsPanel,
     PacePanel,
     Panel,
+    SizesPanel,
     mean_text,
     stat_html,
 )
@@ -70,6 +81,7 @@ KEY_TITLES = {"postgresql": "PostgreSQL version"}
 RESERVED = ("index", "about", "components", "data", "assets", "tables", "404", "sitemap", "search")
 SAFE_NAME = re.compile(r"[a-z0-9_]{1,64}")
 DATA_PATH = re.compile(r"[a-z0-9_]+(?:[./-][a-z0-9_]+)*\.json")
+PER_COMPONENT = (Versions, VersionsAlongside)  # aggregates charted on each component's page
 
 
 class SiteError(Exception):
@@ -136,6 +148,7 @@ class Figure:
     page_title: str = ""  # the title of its table pages: never a client's string; "" = title
     panel: Panel | None = None  # server-rendered figures above the chart (decision views)
     empty: str = ""  # what the chart says when it has no data; "" = "No data yet."
+    switch: str = "Versions"  # what the switch between several views switches
 
     @property
     def id(self) -> str:
@@ -209,29 +222,55 @@ class Plan:
 def plan_site(summaries: Sequence[Summary], settings: Settings = Settings()) -> Plan:
     """Every page of the site with its figures, computed from the summaries."""
     names = components(summaries, settings)
-    figures: dict[str, list[Figure]] = {}  # metric page title -> figures
-    per_component: dict[str, list[tuple[Metric, Chart]]] = {}
-    for metric in METRICS:
+    figures: dict[str, list[tuple[str, Figure]]] = {}  # page title -> (metric key, figure)
+    per_component: dict[tuple[str, str], list[tuple[Metric, Chart]]] = {}
+    for metric in drawn_metrics(summaries):
+        page = page_of(metric, settings)
         for chart in metric.charts:
-            if "{name}" in chart.data and isinstance(metric.aggregate, Versions):
-                per_component.setdefault(chart.kind, []).append((metric, chart))
+            if "{name}" in chart.data and isinstance(metric.aggregate, PER_COMPONENT):
+                group = (chart.kind, type(metric.aggregate).__name__)
+                per_component.setdefault(group, []).append((metric, chart))
             else:
-                page = settings.pages.get(metric.key, metric.title)
-                figures.setdefault(page, []).extend(
-                    metric_figures(summaries, metric, chart, settings)
-                )
+                drawn = metric_figures(summaries, metric, chart, settings)
+                place(figures.setdefault(page, []), metric, drawn)
         if metric.key in FOLLOWERS:  # a decision view right after the metric's charts
-            page = settings.pages.get(metric.key, metric.title)
-            figures.setdefault(page, []).append(FOLLOWERS[metric.key](summaries, settings))
+            view = FOLLOWERS[metric.key](summaries, settings)
+            place(figures.setdefault(page, []), metric, [view])
     component_pages = [component_page(summaries, name, per_component, settings) for name in names]
-    pages = [
-        *[metric_page(title, figs) for title, figs in figures.items()],
-    ]
+    pages = [metric_page(title, [f for _, f in figs]) for title, figs in figures.items()]
     every = [f for p in (*component_pages, *pages) for f in p.figures]
     overview = overview_page(summaries, every, settings)
     index = components_index(summaries, names)
     charted = (overview, *([index, *component_pages] if names else []), *pages)
     return Plan(unique((*charted, *table_pages(charted))))
+
+
+def drawn_metrics(summaries: Sequence[Summary]) -> list[Metric]:
+    """The metrics the site draws: every required one, and each other one that some summary
+    holds (a metric added after the history began, which imported days lack, is drawn once a
+    day has it)."""
+    held = {key for summary in summaries for key in summary.metrics}
+    return [m for m in METRICS if m.required or m.key in held]
+
+
+def page_of(metric: Metric, settings: Settings) -> str:
+    """The title of the page that draws a metric: as mkdocs.yml's ``pages`` says, else the page
+    of the metric it follows, else its own title."""
+    if metric.key in settings.pages:
+        return settings.pages[metric.key]
+    followed = next((m for m in METRICS if m.key == metric.follows), None)
+    return page_of(followed, settings) if followed is not None else metric.title
+
+
+def place(page: list[tuple[str, Figure]], metric: Metric, new: Sequence[Figure]) -> None:
+    """Add a metric's figures to a page: after the figures of the metric it follows (and of
+    those that follow it already) when the page has them, else at the end."""
+    keys = [key for key, _ in page]
+    at = len(page)
+    if metric.follows in keys:
+        followers = {m.key for m in METRICS if m.follows == metric.follows} - {metric.key}
+        at = max(i for i, key in enumerate(keys) if key == metric.follows or key in followers) + 1
+    page[at:at] = [(metric.key, figure) for figure in new]
 
 
 def table_pages(pages: Iterable[Page]) -> list[Page]:
@@ -321,8 +360,17 @@ def chart_data(
     limits: Limits,
 ) -> ChartData:
     """Dispatch one chart kind of ``builder.metrics.Chart`` to its transform."""
+    agg = metric.aggregate
     if kind == "versions_over_time":
-        return charts.versions_over_time(charts.count_series(summaries, metric, name), limits)
+        apart = (agg.missing,) if isinstance(agg, VersionsAlongside) else ()
+        series = charts.count_series(summaries, metric, name)
+        return charts.versions_over_time(series, limits, apart)
+    if kind == "percentiles_over_time":
+        if not isinstance(agg, CountBuckets) or name is None:
+            raise ChartError("percentiles are drawn from one field of bucket counts")
+        rows = decisions.percentiles_over_time(summaries, metric.key, name)
+        names = [label for _, label in decisions.PERCENTILES]
+        return charts.percentiles_over_time(rows, names, limits)
     if kind == "buckets_over_time":
         return charts.buckets_over_time(
             charts.count_series(summaries, metric, name),
@@ -353,16 +401,41 @@ def metric_figures(
     if "{name}" not in chart.data:
         view = make_view(summaries, metric, chart, None, settings.limits)
         return [Figure(chart.title, chart.description, (view,))]
-    if not isinstance(metric.aggregate, CountEach):
-        raise SiteError(f"metric {metric.key}: only versions and CountEach charts take {{name}}")
+    agg = metric.aggregate
+    if not isinstance(agg, CountEach | CountBuckets):
+        raise SiteError(
+            f"metric {metric.key}: only versions, CountEach and CountBuckets charts take {{name}}"
+        )
+    if dict(chart.options).get("fields") == "views":  # one figure, a switch between fields
+        views = tuple(
+            make_view(summaries, metric, chart, f, settings.limits, field_label(f))
+            for f in agg.fields
+        )
+        make_panel = FIGURE_PANELS.get(chart.kind)
+        panel = make_panel(summaries, metric) if make_panel is not None else None
+        return [Figure(chart.title, chart.description, views, switch="Measure", panel=panel)]
     return [
         Figure(
             fill(chart.title, f),
             fill(chart.description, f),
             (make_view(summaries, metric, chart, f, settings.limits),),
         )
-        for f in metric.aggregate.fields
+        for f in agg.fields
     ]
+
+
+def field_label(name: str) -> str:
+    """A field as a switch names it: ``custom_roles`` -> ``Custom roles``."""
+    return name.replace("_", " ").capitalize()
+
+
+def sizes_panel(summaries: Sequence[Summary], metric: Metric) -> Panel:
+    """The newest day's median and 90th percentile of each field of a bucket metric, beside the
+    mean of the metric it follows (when that is a mean of the same fields)."""
+    followed = next((m for m in METRICS if m.key == metric.follows), None)
+    means = followed.key if followed and isinstance(followed.aggregate, MeanOf) else None
+    fields = getattr(metric.aggregate, "fields", ())
+    return SizesPanel.of(summaries, metric.key, fields, means, metric.title)
 
 
 def view_label(metric: Metric) -> str:
@@ -374,21 +447,33 @@ def view_label(metric: Metric) -> str:
 def component_page(
     summaries: Sequence[Summary],
     name: str,
-    per_kind: Mapping[str, Sequence[tuple[Metric, Chart]]],
+    per_kind: Mapping[tuple[str, str], Sequence[tuple[Metric, Chart]]],
     settings: Settings,
 ) -> Page:
-    """One component: its panel of figures, a figure per chart kind (several metrics of a
-    kind are its views), then its upgrade pace."""
+    """One component: its panel of figures, a figure per chart kind and aggregate (several
+    metrics of both are its views: X.Y and X.Y.Z), then its upgrade pace. The core versions
+    among its systems are not drawn on core's own page."""
     figures = []
     for group in per_kind.values():
+        group = [(m, c) for m, c in group if getattr(m.aggregate, "of", None) != name]
+        if not group:  # pulpcore versions among systems running core: not drawn
+            continue
         views = tuple(
-            make_view(summaries, metric, chart, name, settings.limits, view_label(metric))
+            make_view(
+                summaries, metric, chart, name, settings.limits,
+                view_label(metric) if len(group) > 1 else "",
+            )
             for metric, chart in group
-        )
+        )  # fmt: skip
         first = group[0][1]
         title, description = first.title.replace("{name}", name), first.description
         page_title = first.title.replace("{name}", slug(name))
-        figures.append(Figure(title, description.replace("{name}", name), views, page_title))
+        empty = ""
+        if isinstance(group[0][0].aggregate, VersionsAlongside):
+            empty = f"No day counts them for {name} yet (days imported from the old site do not)."
+        figures.append(
+            Figure(title, description.replace("{name}", name), views, page_title, empty=empty)
+        )
     figures.append(pace_figure(summaries, name, settings))
     safe = SAFE_NAME.fullmatch(name) is not None
     intro = "" if safe else f"Reported component name: {name}"
@@ -443,6 +528,11 @@ def minimums_figure(summaries: Sequence[Summary], settings: Settings) -> Figure:
         panel=MinimumsPanel.of(summaries),
     )
 
+
+# Decision panels above a chart whose views are the fields of a metric, by the chart's kind.
+FIGURE_PANELS: dict[str, Callable[[Sequence[Summary], Metric], Panel]] = {
+    "percentiles_over_time": sizes_panel,
+}
 
 # Decision figures placed right after the charts of a metric, by the metric's key.
 FOLLOWERS: dict[str, Callable[[Sequence[Summary], Settings], Figure]] = {
@@ -603,7 +693,7 @@ def figure_html(figure: Figure, rel: Rel, settings: Settings = Settings()) -> st
         controls.append(button_group("pa-range", "Date range", "range", RANGES, "all"))
     if len(figure.views) > 1:
         views = [(str(i), view.label) for i, view in enumerate(figure.views)]
-        controls.append(button_group("pa-switch", "Versions", "view", views, "0"))
+        controls.append(button_group("pa-switch", figure.switch, "view", views, "0"))
     if figure.kind in charts.STACKED:
         controls.append(button_group("pa-unit", "Values", "pct", UNITS, "0"))
     title = esc(figure.title)

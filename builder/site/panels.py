@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from builder.buckets import Bucket
 from builder.site import decisions
 from builder.site.decisions import Minimum, Pace, PostgresqlDay, Trend, Usage, VersionShare
 from builder.summaries.summary import Summary
@@ -269,6 +270,79 @@ class MinimumsPanel:
             [(m.minimum, m.systems_below, decisions.percent(m.share_below)) for m in self.minimums],
             f"No known PostgreSQL version on {day}.",
         )
+
+
+# -- sizes: median and 90th percentile beside the mean --------------------------------------
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    """One measure (worker processes, say) on one day."""
+
+    field: str
+    systems: int  # that sent the number (the buckets added up)
+    mean: float | None  # from the metric of means, when the page has one
+    percentiles: tuple[Bucket | None, ...]  # one per decisions.PERCENTILES
+
+
+@dataclass(frozen=True)
+class SizesPanel:
+    """The newest day's median and 90th percentile of each field of a bucket metric, beside its
+    mean: one large installation moves a mean, not a median."""
+
+    key: str  # the bucket metric's key: the table's id
+    title: str  # what is measured: "Online workers"
+    day: date | None
+    rows: tuple[SizeRow, ...]
+
+    @classmethod
+    def of(
+        cls,
+        summaries: Sequence[Summary],
+        key: str,
+        fields: Sequence[str],
+        means_key: str | None,
+        title: str,
+    ) -> SizesPanel:
+        newest = next((s for s in reversed(summaries) if key in s.metrics), None)
+        if newest is None:
+            return cls(key, title, None, ())
+        counts, means = newest.metrics[key], newest.metrics.get(means_key or "", {})
+        rows = tuple(
+            SizeRow(
+                field,
+                decisions.systems_in_buckets(counts.get(field, {})),
+                means.get(f"{field}__avg"),
+                decisions.percentiles(counts.get(field, {})),
+            )
+            for field in fields
+        )
+        return cls(key, title, newest.date, rows)
+
+    def html(self, rel: Rel) -> str:
+        if self.day is None:
+            return note_html(
+                "No day has these counts yet (days imported from the old site do not)."
+            )
+        day = self.day.isoformat()
+        names = [name for _, name in decisions.PERCENTILES]
+        return table_html(
+            f"pa-sizes-{self.key}",
+            f"{self.title.removesuffix(' by bucket')} per system on {day}",
+            ("measure", "systems", "mean", *names),
+            [self.row(r) for r in self.rows],
+            f"No system reported these numbers on {day}.",
+        ) + note_html(
+            "Systems: those that reported the number. The median and the 90th percentile are "
+            "the bucket they fall in (every number up to 8, then 9-16, 17-32, ...); n/a where "
+            "too few systems reported it to publish."
+        )
+
+    @staticmethod
+    def row(row: SizeRow) -> tuple[str, int, str, *tuple[str, ...]]:
+        mean = "n/a" if row.mean is None else f"{row.mean:,.2f}"
+        cells = ("n/a" if b is None else b.label for b in row.percentiles)
+        return (row.field.replace("_", " "), row.systems, mean, *cells)
 
 
 # -- upgrade pace ---------------------------------------------------------------------------

@@ -8,7 +8,8 @@ refuse a file that breaks them, so a hand-edited or old file cannot slip through
 
 Each metric states its rule (``builder.metrics.Metric.small_cells``): counts fold into
 ``"(other)"``, components fold whole into the component ``"(other)"``, means of too few
-systems become null, or (reviewed, with a reason) nothing folds. The totals ``systems`` and
+systems become null, small buckets merge with their neighbours towards the median, or
+(reviewed, with a reason) nothing folds. The totals ``systems`` and
 ``persistent_systems`` and the ages of ``age_count`` are never folded.
 """
 
@@ -18,19 +19,24 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from builder import buckets
+from builder.buckets import Bucket
 from builder.components import OTHER, is_reviewed
 from builder.metrics import (
     METRICS,
+    CountBuckets,
     CountBy,
     CountEach,
     Exact,
     FoldComponents,
     FoldSmall,
     MeanOf,
+    MergeBuckets,
     Metric,
     NullMean,
     SmallCells,
     Versions,
+    VersionsAlongside,
 )
 
 if TYPE_CHECKING:
@@ -93,19 +99,25 @@ def fold_metrics(
             if isinstance(rule, FoldSmall):
                 out[metric.key] = _fold_counts(metric, value, min_count)
             elif isinstance(rule, FoldComponents):
-                _require(metric, rule, Versions)
+                _require(metric, rule, Versions, VersionsAlongside)
                 out[metric.key] = fold_components(value, kept.get(rule.group, set()), min_count)
             elif isinstance(rule, NullMean):
                 _require(metric, rule, MeanOf)
                 systems = (mean_systems or {}).get(metric.key)
                 out[metric.key] = null_small_means(value, min_count, persistent, systems)
+            elif isinstance(rule, MergeBuckets):
+                _require(metric, rule, CountBuckets)
+                out[metric.key] = {
+                    name: merge_small_buckets(counts, min_count) for name, counts in value.items()
+                }
     return out
 
 
-def _require(metric: Metric, rule: SmallCells, aggregate: type) -> None:
-    if not isinstance(metric.aggregate, aggregate):
+def _require(metric: Metric, rule: SmallCells, *aggregates: type) -> None:
+    if not isinstance(metric.aggregate, aggregates):
+        names = " or ".join(a.__name__ for a in aggregates)
         raise TypeError(
-            f"metric {metric.key}: {type(rule).__name__} applies to {aggregate.__name__},"
+            f"metric {metric.key}: {type(rule).__name__} applies to {names},"
             f" not {type(metric.aggregate).__name__}"
         )
 
@@ -186,6 +198,85 @@ def null_small_means(
     return out
 
 
+Run = tuple[Bucket, int]  # a bucket (or merged neighbours) and its systems
+
+
+def merge_small_buckets(counts: Mapping[str, int], min_count: int) -> dict[str, int]:
+    """A map of bucket counts (``builder.buckets``) with every bucket of at least
+    ``min_count`` systems, neighbours merged towards the median (``MergeBuckets``).
+
+    Below the median's bucket, runs of buckets are merged from the lowest up until each holds
+    ``min_count``; above it, from the highest down; what is left next to the median's bucket
+    joins it, and the median's bucket, if still too small, joins its smaller neighbour (the
+    lower one on a tie). A run that takes in the lowest bucket starts at 0, one that takes in
+    the highest has no end (when those buckets were too small themselves). Fewer than
+    ``min_count`` systems in all, or a map that holds ``"(other)"`` already (published at a
+    lower minimum): ``{"(other)": n}``. A map that needs nothing merged comes back equal; no
+    zero count is kept.
+    """
+    listed = [(b, n) for b, n in buckets.ordered(counts) if n > 0]
+    total = sum(n for _, n in listed) + counts.get(OTHER, 0)
+    if OTHER in counts or total < min_count:
+        return {OTHER: total} if total else {}
+    if all(n >= min_count for _, n in listed):
+        return {b.key: n for b, n in listed}
+    middle = _median_index(listed, total)
+    low, low_rest = _runs(listed[:middle], min_count)
+    high, high_rest = _runs(listed[middle + 1 :][::-1], min_count)
+    centre = _join([*low_rest, listed[middle], *high_rest])
+    runs = [*low, centre, *high[::-1]]
+    while centre[1] < min_count:  # its neighbours hold enough: one merge suffices
+        at = runs.index(centre)
+        below = runs[at - 1][1] if at > 0 else None
+        above = runs[at + 1][1] if at + 1 < len(runs) else None
+        side = at - 1 if above is None or (below is not None and below <= above) else at + 1
+        first, last = sorted((at, side))
+        centre = _join(runs[first : last + 1])
+        runs[first : last + 1] = [centre]
+    return _open_ends(runs, listed, min_count)
+
+
+def _median_index(listed: list[Run], total: int) -> int:
+    """The index of the bucket that holds the median system."""
+    running = 0
+    for i, (_, n) in enumerate(listed):
+        running += n
+        if 2 * running >= total:
+            return i
+    return len(listed) - 1
+
+
+def _runs(side: list[Run], min_count: int) -> tuple[list[Run], list[Run]]:
+    """``side`` (ordered from the outside in) merged into runs of at least ``min_count``,
+    and the buckets left over next to the median, still below it."""
+    runs: list[Run] = []
+    waiting: list[Run] = []
+    for item in side:
+        waiting.append(item)
+        if sum(n for _, n in waiting) >= min_count:
+            runs.append(_join(sorted(waiting, key=lambda r: r[0].order)))
+            waiting = []
+    return runs, sorted(waiting, key=lambda r: r[0].order)
+
+
+def _join(runs: list[Run]) -> Run:
+    """Neighbouring runs (in order) as one."""
+    return runs[0][0].span(runs[-1][0]), sum(n for _, n in runs)
+
+
+def _open_ends(runs: list[Run], listed: list[Run], min_count: int) -> dict[str, int]:
+    """The runs keyed by their range; when the lowest bucket was too small to publish, its run
+    starts at 0, and when the highest was, its run has no end: the ends of the range then say
+    nothing about the smallest or the largest installation."""
+    (lowest, low_n), (highest, high_n) = listed[0], listed[-1]
+    out: dict[str, int] = {}
+    for bucket, n in runs:
+        low = 0 if low_n < min_count and bucket.low == lowest.low else bucket.low
+        open_top = high_n < min_count and bucket.high == highest.high
+        out[Bucket(low, None if open_top else bucket.high).key] = n
+    return out
+
+
 # -- checking a file -------------------------------------------------------------------------
 
 
@@ -210,8 +301,27 @@ def first_publishing_error(data: Mapping[str, Any]) -> str | None:
             problem = _component_error(metric.key, value, min_count, below)
         elif isinstance(rule, NullMean):
             problem = _mean_error(metric.key, value, data["persistent_systems"], min_count, below)
+        elif isinstance(rule, MergeBuckets):
+            for name, counts in value.items():
+                where = f"{metric.key}/{name}"
+                problem = problem or _bucket_error(where, counts, min_count, below)
         if problem:
             return problem
+    return None
+
+
+def _bucket_error(where: str, counts: Mapping[str, int], min_count: int, below: str) -> str | None:
+    if OTHER in counts and len(counts) > 1:
+        return (
+            f'at {where}/{OTHER}: "{OTHER}" stands alone in a map of buckets (fewer systems'
+            " than the minimum in all); beside buckets it would leave systems out of order"
+        )
+    for key, n in counts.items():
+        if key != OTHER and n < min_count:
+            return (
+                f"at {where}/{_quote(key)}: {_systems(n)}, {below}; a published summary merges"
+                " the bucket with its neighbours towards the median (SPEC §8)"
+            )
     return None
 
 
@@ -287,12 +397,25 @@ def describe(metric: Metric) -> str:
     if isinstance(rule, FoldSmall):
         return f'A count below {floor} is summed under the key "{OTHER}".'
     if isinstance(rule, FoldComponents):
+        agg = metric.aggregate
+        what = "version"
+        if isinstance(agg, VersionsAlongside):
+            what = f'{agg.of} version (or "{agg.missing}")'
+        group = [m.title for m in METRICS if m.small_cell_rule == rule]
         return (
             "Only component names of the reviewed list (builder/components.py). A component"
             f" that is not reviewed, or counts fewer systems than {floor}, is summed under the"
-            f' component "{OTHER}", whose only version is "{OTHER}", in X.Y and X.Y.Z alike;'
-            f" within a component, a version below that minimum is summed under the version"
-            f' "{OTHER}".'
+            f' component "{OTHER}", whose only key is "{OTHER}", in every map of its group alike'
+            f" ({'; '.join(group)});"
+            f' within a component, a {what} below that minimum is summed under "{OTHER}".'
+        )
+    if isinstance(rule, MergeBuckets):
+        return (
+            f"Within each field, a bucket counting fewer systems than {floor} is merged with"
+            " its neighbours towards the median until every bucket holds that many; a merged"
+            " bucket that takes in the lowest starts at 0, one that takes in the highest is"
+            ' open-ended ("33+"). Fewer systems than that in all are published as "(other)"'
+            " alone."
         )
     if isinstance(rule, NullMean):
         return f"A mean over fewer systems than {floor} is null."

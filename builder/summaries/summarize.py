@@ -1,10 +1,14 @@
 """Turning raw submissions into one canonical summary file per complete UTC day.
 
-The counting happens in SQL. For each day the scalar fields every metric reads are pulled out
-of the JSON once into a temporary table, then each metric is one ``GROUP BY`` (or ``avg``) over
-it; repeated fields such as ``components`` are grouped straight from ``json_each``
-(:func:`count_day`). Before a day is written, each metric's publishing rule folds what may not
-be published (SPEC §8, ``builder.summaries.publish``; :func:`summarize_day`).
+The counting happens in SQL. For each day the fields every metric reads are pulled out of the
+JSON once into a temporary table (:class:`Columns`): each scalar field, each repeated field
+such as ``components`` as its JSON array, and the version of the item a
+:class:`VersionsAlongside` metric pairs the others with (core), looked up once per
+submission. Then each metric is one ``GROUP BY`` (or ``avg``) over that table; the items of
+a repeated field are grouped from ``json_each`` with their partner's version, in one pass
+that every metric of the field shares (:func:`item_pairs`, :func:`count_day`). Before a day
+is written, each metric's publishing rule folds what may not be published (SPEC §8,
+``builder.summaries.publish``; :func:`summarize_day`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
+from builder import buckets
+from builder.metrics import (
+    METRICS,
+    CountBuckets,
+    CountBy,
+    CountEach,
+    MeanOf,
+    Metric,
+    Versions,
+    VersionsAlongside,
+)
 from builder.summaries.publish import MinCountError, min_count_for, publishable
 from builder.summaries.sources import Availability, DayRows, Source
 from builder.summaries.summary import Summary, iter_summary_files, newest_day, summary_path
@@ -49,13 +63,65 @@ def scalar_paths() -> list[str]:
         agg = metric.aggregate
         if isinstance(agg, CountBy):
             paths.append(agg.path)
-        elif isinstance(agg, CountEach | MeanOf):
+        elif isinstance(agg, CountEach | MeanOf | CountBuckets):
             paths.extend(f"{agg.path}.{name}" for name in agg.fields)
     return list(dict.fromkeys(paths))
 
 
+def partner_of(path: str) -> VersionsAlongside | None:
+    """The first :class:`VersionsAlongside` aggregate over ``path``, or None: the
+    :class:`Versions` metrics of ``path`` count in its pass."""
+    for metric in METRICS:
+        agg = metric.aggregate
+        if isinstance(agg, VersionsAlongside) and agg.path == path:
+            return agg
+    return None
+
+
 def json_path(path: str) -> str:
     return "$." + ".".join(f'"{part}"' for part in path.split("."))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The columns of the day's temporary table ``day_values``, besides ``age``: ``c<n>`` per
+    scalar path, ``r<n>`` per repeated path (its JSON array) and ``p<n>`` per pairing of a
+    repeated path's items with one of them (the version of ``of`` in that submission, looked
+    up once per submission)."""
+
+    scalar: dict[str, str]
+    repeated: dict[str, str]
+    partner: dict[tuple[str, str], str]  # (path, of) -> column
+    pairings: tuple[VersionsAlongside, ...]
+
+    @classmethod
+    def of_metrics(cls) -> Columns:
+        paths = scalar_paths()
+        listed = [m.aggregate for m in METRICS]
+        pairings = tuple(a for a in listed if isinstance(a, VersionsAlongside))
+        repeated = [a.path for a in listed if isinstance(a, Versions | VersionsAlongside)]
+        keys = list(dict.fromkeys((a.path, a.of) for a in pairings))
+        return cls(
+            {path: f"c{i}" for i, path in enumerate(paths)},
+            {path: f"r{i}" for i, path in enumerate(dict.fromkeys(repeated))},
+            {key: f"p{i}" for i, key in enumerate(keys)},
+            tuple({(a.path, a.of): a for a in pairings}.values()),
+        )
+
+    def select(self) -> tuple[str, tuple[str, ...]]:
+        """The SELECT list that fills them from a submission's ``data``, and its parameters
+        (the names of the paired items)."""
+        parts = [f"json_extract(data, '{json_path(p)}') AS {c}" for p, c in self.scalar.items()]
+        parts += [f"json_extract(data, '{json_path(p)}') AS {c}" for p, c in self.repeated.items()]
+        for agg in self.pairings:
+            name, version = json_path(agg.name_field), json_path(agg.version_field)
+            column = self.partner[agg.path, agg.of]
+            parts.append(
+                f"(SELECT json_extract(item.value, '{version}')"
+                f" FROM json_each(data, '{json_path(agg.path)}') AS item"
+                f" WHERE json_extract(item.value, '{name}') = ?) AS {column}"
+            )
+        return ", ".join(["age_days AS age", *parts]), tuple(a.of for a in self.pairings)
 
 
 @dataclass(frozen=True)
@@ -76,22 +142,22 @@ def count_day(
 ) -> Counted:
     """Count one day of submissions; nothing is folded yet (see :func:`summarize_day`)."""
     conn = rows.conn
-    paths = scalar_paths()
-    column = {path: f"c{i}" for i, path in enumerate(paths)}
-    extracts = "".join(f", json_extract(data, '{json_path(p)}') AS {column[p]}" for p in paths)
+    columns = Columns.of_metrics()
+    selected, names = columns.select()
     conn.execute("DROP TABLE IF EXISTS temp.day_values")
     conn.execute(
-        f"CREATE TEMP TABLE day_values AS SELECT age_days AS age{extracts} FROM {rows.relation}",
-        rows.params,
+        f"CREATE TEMP TABLE day_values AS SELECT {selected} FROM {rows.relation}",
+        (*names, *rows.params),
     )
     mean_systems: dict[str, dict[str, int]] = {}
+    passes: Passes = {}
     try:
         systems, persistent = conn.execute(
             "SELECT count(*), coalesce(sum(age >= ?), 0) FROM day_values", (min_age,)
         ).fetchone()
         age_count = dict(conn.execute("SELECT age, count(*) FROM day_values GROUP BY age"))
         values = {
-            metric.key: _aggregate(conn, rows, metric, column, min_age, mean_systems)
+            metric.key: _aggregate(conn, metric, columns, min_age, mean_systems, passes)
             for metric in METRICS
         }
     finally:
@@ -124,21 +190,32 @@ def summarize_day(
     return publishable(counted.summary, min_count, counted.mean_systems)
 
 
+Pair = tuple[str, Any, int]  # (item as JSON text, version of its partner or None, systems)
+Passes = dict[tuple[str, str | None, int], list[Pair]]  # (path, partner, threshold) -> pairs
+
+
 def _aggregate(
     conn: Any,
-    rows: DayRows,
     metric: Metric,
-    column: dict[str, str],
+    columns: Columns,
     min_age: int,
     mean_systems: dict[str, dict[str, int]],
+    passes: Passes,
 ) -> Any:
     threshold = min_age if metric.persistent_only else 0
-    agg = metric.aggregate
+    agg, column = metric.aggregate, columns.scalar
     if isinstance(agg, CountBy):
         return _count_by(conn, column[agg.path], threshold)
     if isinstance(agg, CountEach):
         return {
             name: _count_by(conn, column[f"{agg.path}.{name}"], threshold) for name in agg.fields
+        }
+    if isinstance(agg, CountBuckets):
+        return {
+            name: buckets.count_map(
+                _count_by(conn, column[f"{agg.path}.{name}"], threshold).items(), agg.exact
+            )
+            for name in agg.fields
         }
     if isinstance(agg, MeanOf):
         names = [column[f"{agg.path}.{name}"] for name in agg.fields]
@@ -148,7 +225,14 @@ def _aggregate(
         ).fetchone()
         mean_systems[metric.key] = dict(zip(agg.fields, row[1::2], strict=True))
         return {f"{name}__avg": mean for name, mean in zip(agg.fields, row[::2], strict=True)}
-    return _versions(rows, agg, threshold)
+    partner = agg if isinstance(agg, VersionsAlongside) else partner_of(agg.path)
+    key = (agg.path, partner.of if partner else None, threshold)
+    if key not in passes:
+        paired = columns.partner[agg.path, partner.of] if partner else None
+        passes[key] = item_pairs(conn, columns.repeated[agg.path], paired, threshold)
+    if isinstance(agg, VersionsAlongside):
+        return _versions_alongside(passes[key], agg)
+    return _versions(passes[key], agg)
 
 
 def _count_by(conn: Any, column: str, threshold: int) -> dict[Any, int]:
@@ -161,22 +245,51 @@ def _count_by(conn: Any, column: str, threshold: int) -> dict[Any, int]:
     )
 
 
-def _versions(rows: DayRows, agg: Versions, threshold: int) -> dict[str, dict[str, int]]:
-    """Systems per (name, version): grouped on each item's JSON text, decoded once per group."""
-    grouped = rows.conn.execute(
-        f"SELECT item.value, count(*) FROM {rows.relation} AS r,"
-        f" json_each(r.data, '{json_path(agg.path)}') AS item"
-        " WHERE r.age_days >= ? GROUP BY item.value",
-        (*rows.params, threshold),
+def item_pairs(conn: Any, items: str, partner: str | None, threshold: int) -> list[Pair]:
+    """Systems per (item of the repeated field in column ``items``, its partner's version in
+    column ``partner``, None when the submission has none), grouped on each item's JSON text;
+    without a partner column, per item alone."""
+    paired = partner or "NULL"
+    return list(
+        conn.execute(
+            f"SELECT item.value, {paired}, count(*) FROM day_values, json_each({items}) AS item"
+            f" WHERE age >= ? GROUP BY item.value, {paired}",
+            (threshold,),
+        )
     )
+
+
+def leading(version: Any, parts: int | None) -> str:
+    """``version`` as text, cut to its first ``parts`` dot-separated parts (None: whole)."""
+    text = str(version)
+    return text if parts is None else ".".join(text.split(".")[:parts])
+
+
+def _versions(pairs: list[Pair], agg: Versions) -> dict[str, dict[str, int]]:
+    """Systems per (name, version), whatever their partner: each item decoded once."""
+    items: dict[str, tuple[str, str]] = {}
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for text, count in grouped:
-        item = json.loads(text)
-        version = str(item[agg.version_field])
-        if agg.parts is not None:
-            version = ".".join(version.split(".")[: agg.parts])
-        counts[str(item[agg.name_field])][version] += count
+    for text, _, count in pairs:
+        if text not in items:
+            item = json.loads(text)
+            items[text] = (str(item[agg.name_field]), leading(item[agg.version_field], agg.parts))
+        name, version = items[text]
+        counts[name][version] += count
     return {name: dict(versions) for name, versions in counts.items()}
+
+
+def _versions_alongside(pairs: list[Pair], agg: VersionsAlongside) -> dict[str, dict[str, int]]:
+    """Systems per (name, version of ``agg.of`` beside it), every item but ``agg.of`` itself."""
+    names: dict[str, str] = {}
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for text, partner, count in pairs:
+        if text not in names:
+            names[text] = str(json.loads(text)[agg.name_field])
+        name = names[text]
+        if name != agg.of:
+            key = agg.missing if partner is None else leading(partner, agg.parts)
+            counts[name][key] += count
+    return {name: dict(keys) for name, keys in counts.items()}
 
 
 def days_between(first: date, last: date) -> Iterator[date]:

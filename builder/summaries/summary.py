@@ -21,7 +21,18 @@ from typing import Any
 import fastjsonschema
 from packaging.version import InvalidVersion, Version
 
-from builder.metrics import METRICS, CountBy, CountEach, MeanOf, Metric, Versions
+from builder import buckets
+from builder.components import OTHER
+from builder.metrics import (
+    METRICS,
+    CountBuckets,
+    CountBy,
+    CountEach,
+    MeanOf,
+    Metric,
+    Versions,
+    VersionsAlongside,
+)
 from builder.summaries.publish import DEFAULT_MIN_COUNT, describe, first_publishing_error
 
 SCHEMA_VERSION = 1
@@ -106,8 +117,10 @@ def canonical_value(metric: Metric, value: Any) -> Any:
         return {name: numeric_map(value.get(name, {})) for name in agg.fields}
     if isinstance(agg, MeanOf):
         return {f"{name}__avg": rounded(value.get(f"{name}__avg")) for name in agg.fields}
-    if isinstance(agg, Versions):
+    if isinstance(agg, Versions | VersionsAlongside):
         return {name: version_map(value[name]) for name in sorted(value)}
+    if isinstance(agg, CountBuckets):
+        return {name: bucket_map(value.get(name, {})) for name in agg.fields}
     raise TypeError(f"unknown aggregate {agg!r}")
 
 
@@ -136,6 +149,12 @@ def value_order(value: Any) -> tuple[int, float, str]:
         if math.isfinite(number):
             return (0, number, text)
     return (1, 0.0, text)
+
+
+def bucket_map(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts per bucket, lowest bucket first, ``"(other)"`` last."""
+    listed = {b.key: n for b, n in buckets.ordered(counts)}
+    return listed | ({OTHER: counts[OTHER]} if OTHER in counts else {})
 
 
 def version_map(counts: Mapping[str, int]) -> dict[str, int]:
@@ -257,6 +276,7 @@ def load(path: Path, deployment: str | None = None) -> Summary:
             first_schema_error(data)
             or first_content_error(data, path)
             or first_publishing_error(data)
+            or first_disagreement(data)
         )
     except RecursionError:
         raise SummaryError(f"{path}: nested too deeply to be a summary") from None
@@ -294,6 +314,74 @@ def first_content_error(data: Mapping[str, Any], path: Path) -> str | None:
             f"age_count: age {too_old[0][:20]} is impossible (a system first seen on"
             f" {EARLIEST_DAY} would be {oldest} days old)"
         )
+    for metric in METRICS:
+        if metric.key in data:
+            problem = _metric_content_error(metric, data)
+            if problem:
+                return problem
+    return None
+
+
+def _metric_content_error(metric: Metric, data: Mapping[str, Any]) -> str | None:
+    """What a metric's own shape rules out: buckets that are not whole fixed buckets or that
+    overlap; a component counted by its own version."""
+    agg, value = metric.aggregate, data[metric.key]
+    if isinstance(agg, CountBuckets):
+        for name, counts in value.items():
+            problem = _bucket_error(counts, agg.exact)
+            if problem:
+                return f"at {metric.key}/{name}: {problem}"
+    if isinstance(agg, VersionsAlongside) and agg.of in value:
+        return f"at {metric.key}/{agg.of}: {agg.of} is not counted by its own version"
+    return None
+
+
+def first_disagreement(data: Mapping[str, Any]) -> str | None:
+    """Two metrics of a file that count the same systems differently: per component, the
+    core versions among its systems add up to its versions. Checked after the publishing
+    rules, so that a private name or a small count is named first."""
+    for metric in METRICS:
+        agg = metric.aggregate
+        if isinstance(agg, VersionsAlongside) and metric.key in data:
+            problem = _alongside_total_error(metric.key, agg, data[metric.key], data)
+            if problem:
+                return problem
+    return None
+
+
+def _bucket_error(counts: Mapping[str, int], exact: int) -> str | None:
+    listed = [key for key in counts if key != OTHER]
+    for key in listed:
+        try:
+            bucket = buckets.parse(key)
+        except ValueError as exc:
+            return str(exc)
+        if not buckets.is_fixed_range(bucket, exact):
+            return f"bucket {key} does not start and end where the fixed buckets do"
+    overlap = buckets.first_overlap(buckets.parse(key) for key in listed)
+    if overlap is not None:
+        return f"buckets {overlap[0].key} and {overlap[1].key} overlap"
+    return None
+
+
+def _alongside_total_error(
+    key: str, agg: VersionsAlongside, value: Mapping[str, Mapping[str, int]], data: Any
+) -> str | None:
+    """Per named component other than ``agg.of``, its systems add up to those of every
+    versions map of the same field (a component missing from one counts none there)."""
+    for other in METRICS:
+        if not (isinstance(other.aggregate, Versions) and other.aggregate.path == agg.path):
+            continue
+        versions = data.get(other.key, {})
+        for name in sorted(value.keys() | versions.keys()):
+            if name in (OTHER, agg.of):
+                continue
+            here, there = (sum(m.get(name, {}).values()) for m in (value, versions))
+            if here != there:
+                return (
+                    f"at {key}/{name[:80]}: {here} systems in all, but {other.key} counts"
+                    f" {there} running {name[:80]}"
+                )
     return None
 
 
@@ -368,6 +456,7 @@ COUNTS = {
     "additionalProperties": {"type": "integer", "minimum": 0},
 }
 NUMERIC_COUNTS = {**COUNTS, "propertyNames": {"pattern": "^(0|[1-9][0-9]*)$"}}
+BUCKET_COUNTS = {**COUNTS, "propertyNames": {"pattern": buckets.KEY_PATTERN}}
 
 
 def schema() -> dict[str, Any]:
@@ -425,6 +514,8 @@ def _value_schema(metric: Metric) -> dict[str, Any]:
     if isinstance(agg, MeanOf):
         mean = {"type": ["number", "null"], "minimum": 0}
         return _object({f"{name}__avg": mean for name in agg.fields})
+    if isinstance(agg, CountBuckets):
+        return _object({name: BUCKET_COUNTS for name in agg.fields})
     versions = {"type": "object", "additionalProperties": COUNTS}
     return versions
 

@@ -32,7 +32,8 @@
   // stacked with a total (percent control, URL "pct"); percent: the values are percentages
   // (y from 0 to 100 %); scales: its own Chart.js scales; title: a tooltip's title from the
   // point's label; palette: which series colours, in order (lines take the two with the most
-  // contrast); decimals: of the values in tooltips.
+  // contrast); decimals: of the values in tooltips; ranges: each point is a bucket, from its
+  // value up to the dataset's "high" (drawn as a band), named by its "ranges" in tooltips.
 
   const LINES = [7, 2, 3, 5];
 
@@ -49,6 +50,7 @@
     },
     newest_pie: { chart: "pie" },
     shares_over_time: { chart: "line", time: true, percent: true, decimals: 1 },
+    percentiles_over_time: { chart: "line", time: true, palette: LINES, ranges: true },
     adoption_curves: {
       chart: "line",
       scales: adoptionScales,
@@ -165,6 +167,49 @@
         ctx.textBaseline = "bottom";
         ctx.fillStyle = colors.text;
         ctx.fillText(`${level} %`, chartArea.right - 4, py - 2);
+        ctx.restore();
+      });
+    },
+  });
+
+  // A dataset's "high" (percentiles_over_time: each point is a bucket such as 5-8, drawn from
+  // its lowest number, 5): a pale band from each point up to its bucket's highest number, 8, or
+  // to the top of the chart for an open-ended bucket ("33 or more", high null). A point whose
+  // bucket is one number has no band; a hidden series hides its band.
+  plugins.push({
+    id: "paBands",
+    beforeDatasetsDraw(chart) {
+      const y = chart.scales.y;
+      if (!y) return;
+      const { ctx, chartArea } = chart;
+      chart.data.datasets.forEach((ds, i) => {
+        if (!Array.isArray(ds.high) || !chart.isDatasetVisible(i)) return;
+        const points = chart.getDatasetMeta(i).data;
+        const top = (j) => (ds.high[j] === null ? chartArea.top : y.getPixelForValue(ds.high[j]));
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(chartArea.left, chartArea.top, chartArea.width, chartArea.height);
+        ctx.clip();
+        ctx.fillStyle = rgba(String(ds.borderColor || "#888888"), 0.2);
+        let run = [];
+        const flush = () => {
+          if (run.length) {
+            ctx.beginPath();
+            run.forEach((j, k) => (k ? ctx.lineTo : ctx.moveTo).call(ctx, points[j].x, top(j)));
+            run
+              .slice()
+              .reverse()
+              .forEach((j) => ctx.lineTo(points[j].x, points[j].y));
+            ctx.closePath();
+            ctx.fill();
+          }
+          run = [];
+        };
+        ds.data.forEach((value, j) => {
+          if (value === null || value === undefined || !points[j]) flush();
+          else run.push(j);
+        });
+        flush();
         ctx.restore();
       });
     },
@@ -316,6 +361,9 @@
         ...title,
         label(item) {
           const label = spec.chart === "pie" ? item.label : item.dataset.label;
+          if (spec.ranges && Array.isArray(item.dataset.ranges)) {
+            return `${label}: ${item.dataset.ranges[item.dataIndex]}`;
+          }
           const count = format(countOf(item), spec.decimals, spec.percent);
           if (figure.state.pct && spec.stacked) {
             return `${label}: ${format(item.parsed.y, 1)} % (${count})`;
@@ -541,6 +589,15 @@
         }
       }
       chart.data = data;
+      if (this.spec.ranges) {
+        // The bands reach each bucket's highest number, and an open-ended bucket ("33 or
+        // more") reaches the top: the axis shows them, with room above an open one.
+        const tops = data.datasets.flatMap((ds) =>
+          (ds.high || []).map((high, i) => (high === null ? 2 * ds.data[i] : high)),
+        );
+        const finite = tops.filter((v) => typeof v === "number" && v > 0);
+        chart.options.scales.y.suggestedMax = finite.length ? Math.max(...finite) : undefined;
+      }
       style(this);
       if (this.spec.time) this.applyRange();
       chart.update();
