@@ -86,7 +86,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
     create_app({"DATABASE": db})
     create_app({"DATABASE": db})
     rows = sqlite3.connect(db).execute("SELECT name FROM schema_migrations").fetchall()
-    assert rows == [("0001_initial",), ("0002_fetched_days",)]
+    assert rows == [("0001_initial",), ("0002_fetched_days",), ("0003_keyed_system_ids",)]
     mode = sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
