@@ -204,10 +204,12 @@ def prune(
             f"deleted {days_text(result.deleted_unfetched)} unfetched: older than"
             f" {max(keep, limit)} days (--max-keep-days)"
         )
-    click.echo(f"forgot {plural(result.forgotten, 'system')} not seen for {lifetime} days")
+    click.echo(
+        f"forgot {plural(result.forgotten, 'system')} not seen for {plural(lifetime, 'day')}"
+    )
     if result.kept_systems:
         click.echo(
-            f"kept {plural(result.kept_systems, 'system')} not seen for {lifetime} days: raw"
+            f"kept {plural(result.kept_systems, 'system')} not seen for {plural(lifetime, 'day')}: raw"
             " submissions of theirs are still kept; forgotten once those are deleted"
         )
 
