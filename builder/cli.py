@@ -101,8 +101,10 @@ def serve(
 ) -> None:
     """Run the receiver under gunicorn.
 
-    Other settings come from ANALYTICS_* variables: EXPORT_TOKEN, RETENTION_DAYS,
-    COLLECT_DEV_SYSTEMS, SITE_URL, SITE_DIR.
+    Other settings come from ANALYTICS_* variables: ID_KEY or ID_KEY_FILE (the secret of the
+    keyed hash stored instead of each system id; required on prod, generated once on dev),
+    EXPORT_TOKEN, RETENTION_DAYS, SYSTEM_LIFETIME_DAYS, COLLECT_DEV_SYSTEMS, SITE_URL, SITE_DIR.
+    A database made by an older receiver is migrated at start-up (docs/operations.md).
     """
     from receiver import create_app
     from receiver.server import default_workers
@@ -204,13 +206,12 @@ def prune(
             f"deleted {days_text(result.deleted_unfetched)} unfetched: older than"
             f" {max(keep, limit)} days (--max-keep-days)"
         )
-    click.echo(
-        f"forgot {plural(result.forgotten, 'system')} not seen for {plural(lifetime, 'day')}"
-    )
+    unseen = f"not seen for {plural(lifetime, 'day')}"
+    click.echo(f"forgot {plural(result.forgotten, 'system')} {unseen}")
     if result.kept_systems:
         click.echo(
-            f"kept {plural(result.kept_systems, 'system')} not seen for {plural(lifetime, 'day')}: raw"
-            " submissions of theirs are still kept; forgotten once those are deleted"
+            f"kept {plural(result.kept_systems, 'system')} {unseen}: raw submissions of theirs"
+            " are still kept; forgotten once those are deleted"
         )
 
 

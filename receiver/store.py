@@ -101,7 +101,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...] | Conversion], ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
-    ("0003_keyed_system_ids", Conversion(lambda *args: _key_system_ids(*args))),
+    ("0003_keyed_system_ids", Conversion(lambda *args: _key_system_ids(*args))),  # below
 )
 READERS = ("export", "local")  # who read a day: the HTTP export, or summarize --db
 
@@ -201,7 +201,7 @@ def migrate(conn: sqlite3.Connection, today: date, system_hash: SystemHash) -> l
             if name == "0001_initial":
                 _set_meta(conn, "collecting_since", to_day(today))
             applied.append(name)
-    if _get_meta(conn, "scrub_pending"):
+    if _get_meta(conn, "scrub_pending"):  # also after a run stopped between swap and scrub
         scrub(conn)
     return applied
 
@@ -223,6 +223,10 @@ def _key_system_ids(conn: sqlite3.Connection, name: str, system_hash: SystemHash
     without one (its reports were pruned), the last day that could have been pruned, which
     errs on the side of keeping it. Then the old table is dropped, and the whole file is
     rewritten (``scrub``) so that no id is left in a free page or the write-ahead log.
+
+    Every batch is a transaction of its own that first checks the migration is still to do, so
+    an interrupted run resumes where it stopped, and two processes starting on one database at
+    once (each runs the migrations) do the work once between them.
     """
     conn.execute("PRAGMA secure_delete = ON")
     with transaction(conn):
@@ -234,32 +238,36 @@ def _key_system_ids(conn: sqlite3.Connection, name: str, system_hash: SystemHash
                 last_seen INTEGER NOT NULL
             )"""
         )
+    conn.execute("DROP TABLE IF EXISTS temp.newest_report")
     conn.execute("CREATE TEMP TABLE newest_report (system INTEGER PRIMARY KEY, day INTEGER)")
-    conn.execute(
+    conn.execute(  # one pass over the reports, kept on this connection only
         "INSERT INTO newest_report SELECT system, max(day) FROM submissions GROUP BY system"
     )
-    pruned_before = _get_meta(conn, "pruned_before")
-    while _copy_systems(conn, system_hash, pruned_before):
+    while _copy_systems(conn, name, system_hash):
         pass
-    _strip_raw_system_ids(conn)
+    conn.execute("DROP TABLE temp.newest_report")
+    after: int | None = 0
+    while after is not None:
+        after = _strip_raw_system_ids(conn, name, after)
     conn.execute("PRAGMA foreign_keys = OFF")  # dropping the old table is no deletion
     try:
         with transaction(conn):
-            conn.execute("DROP TABLE systems")
-            conn.execute("ALTER TABLE systems_keyed RENAME TO systems")
-            if conn.execute("PRAGMA foreign_key_check").fetchone():
-                raise StoreError("a stored report belongs to no system; the database is damaged")
-            _record_migration(conn, name)
-            _set_meta(conn, "scrub_pending", 1)
+            if not _applied(conn, name):
+                conn.execute("DROP TABLE systems")
+                conn.execute("ALTER TABLE systems_keyed RENAME TO systems")
+                if conn.execute("PRAGMA foreign_key_check").fetchone():
+                    raise StoreError("a stored report belongs to no system; the file is damaged")
+                _record_migration(conn, name)
+                _set_meta(conn, "scrub_pending", 1)
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("DROP TABLE temp.newest_report")
-    scrub(conn)
 
 
-def _copy_systems(conn: sqlite3.Connection, system_hash: SystemHash, pruned: int | None) -> int:
+def _copy_systems(conn: sqlite3.Connection, name: str, system_hash: SystemHash) -> int:
     """Copy the next batch of systems into ``systems_keyed``, hashed; how many were copied."""
     with transaction(conn):
+        if _applied(conn, name):
+            return 0
         after = conn.execute("SELECT coalesce(max(id), 0) FROM systems_keyed").fetchone()[0]
         rows = conn.execute(
             "SELECT y.id, y.system_id, y.first_seen, r.day FROM systems AS y"
@@ -267,6 +275,7 @@ def _copy_systems(conn: sqlite3.Connection, system_hash: SystemHash, pruned: int
             " WHERE y.id > ? ORDER BY y.id LIMIT ?",
             (after, MIGRATION_BATCH),
         ).fetchall()
+        pruned = _get_meta(conn, "pruned_before")
         keyed = [
             (row_id, system_hash(_canonical(system_id)), first_seen,
              newest if newest is not None else max(first_seen, (pruned or first_seen) - 1))
@@ -290,23 +299,23 @@ def _canonical(system_id: str) -> str:
         return system_id
 
 
-def _strip_raw_system_ids(conn: sqlite3.Connection) -> None:
-    """Cut field 1 out of every stored raw report, a batch per transaction (idempotent)."""
-    after = 0
-    while True:
-        with transaction(conn):
-            rows = conn.execute(
-                "SELECT id, raw FROM submissions WHERE id > ? ORDER BY id LIMIT ?",
-                (after, MIGRATION_BATCH),
-            ).fetchall()
-            stripped = [(rawfields.without_field(raw, SYSTEM_ID_FIELD), i) for i, raw in rows]
-            conn.executemany(
-                "UPDATE submissions SET raw = ? WHERE id = ?",
-                [(raw, i) for (raw, i), (_, old) in zip(stripped, rows, strict=True) if raw != old],
-            )
-        if len(rows) < MIGRATION_BATCH:
-            return
-        after = rows[-1][0]
+def _strip_raw_system_ids(conn: sqlite3.Connection, name: str, after: int) -> int | None:
+    """Cut field 1 out of the raw reports of the next batch after row ``after``; the last row
+    done, or None when there is none left. Cutting twice changes nothing."""
+    with transaction(conn):
+        if _applied(conn, name):
+            return None
+        rows = conn.execute(
+            "SELECT id, raw FROM submissions WHERE id > ? ORDER BY id LIMIT ?",
+            (after, MIGRATION_BATCH),
+        ).fetchall()
+        changed = []
+        for row_id, raw in rows:
+            stripped = rawfields.without_field(raw, SYSTEM_ID_FIELD)
+            if stripped != raw:
+                changed.append((stripped, row_id))
+        conn.executemany("UPDATE submissions SET raw = ? WHERE id = ?", changed)
+    return rows[-1][0] if rows else None
 
 
 def scrub(conn: sqlite3.Connection) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -189,3 +191,35 @@ def test_a_migrated_database_is_left_alone_the_next_time(tmp_path: Path, clock: 
     after = snapshot(db)
     migrated_app(db, clock)
     assert snapshot(db) == after
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_two_processes_starting_at_once_migrate_the_database_once(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """gunicorn migrates once before it forks, but a backfill and a receiver, or two
+    receivers, may start on one file at the same moment."""
+    db = copy_fixture(tmp_path)
+    before = snapshot(db)
+    errors: list[BaseException] = []
+
+    def slow_hash(system_id: str) -> bytes:
+        time.sleep(0.005)  # the others wait for the write lock meanwhile, or get it between batches
+        return keyed_hash(ID_KEY, system_id)
+
+    def start() -> None:
+        try:
+            conn = store.connect(db)
+            store.migrate(conn, TODAY, slow_hash)
+            conn.close()
+        except BaseException as exc:  # reported below, with the other thread's
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert snapshot(db) == rekeyed(before)
+    assert found([db, db.with_name(db.name + "-wal")], forms()) == []

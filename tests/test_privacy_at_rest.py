@@ -143,7 +143,7 @@ def test_no_posted_system_id_is_left_in_any_file_the_pipeline_writes(tmp_path: P
         pipe.run("summarize-source", [*summarize, "--source", url, "--summaries", "from-source"])
         pipe.run("summarize-db", [*summarize, "--db", str(pipe.db), "--summaries", "from-db"])
         prune_output, _ = pipe.prune_unit()  # while the receiver keeps running, as deployed
-        live = [pipe.db, pipe.db.with_name(pipe.db.name + "-wal"), pipe.db.with_name(pipe.db.name + "-shm")]  # fmt: skip
+        live = [pipe.db.with_name(pipe.db.name + suffix) for suffix in ("", "-wal", "-shm")]
         at_rest_live = found(live, {s: id_forms(s) for s in systems})
         assert live[1].exists()  # the receiver is running: the log file is there to search
     finally:
