@@ -230,6 +230,8 @@ def _key_system_ids(conn: sqlite3.Connection, name: str, system_hash: SystemHash
     """
     conn.execute("PRAGMA secure_delete = ON")
     with transaction(conn):
+        if _applied(conn, name):
+            return
         conn.execute(
             """CREATE TABLE IF NOT EXISTS systems_keyed (
                 id INTEGER PRIMARY KEY,
