@@ -1,9 +1,9 @@
 """``make bench``: every benchmark in turn, one JSON object each; BENCHMARKS.md records them.
 
-    python -m bench [receiver] [slowclients] [summarize] [site] [legacy]
+    python -m bench [receiver] [slowclients] [summarize] [migrate] [site] [legacy]
 
-With no names, runs all five. They take a few minutes (building the 1,000,000-submission
-database and the legacy fixture the first time takes a few minutes more; both are cached in
+With no names, runs all six. They take a few minutes (building the 1,000,000-submission
+databases and the legacy fixture the first time takes a few minutes more; they are cached in
 .bench/).
 """
 
@@ -16,6 +16,7 @@ SUITES = {
     "receiver": ["bench.receiver"],
     "slowclients": ["bench.slowclients"],
     "summarize": ["bench.summarize"],
+    "migrate": ["bench.migrate"],
     "site": ["bench.site"],
     "legacy": ["bench.legacy"],
 }

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -25,7 +26,9 @@ from pathlib import Path
 from bench.machine import machine
 from builder.devtools import receivers
 from builder.devtools.fleet import Fleet
-from receiver.contract import decode
+from receiver import rawfields
+from receiver.contract import SYSTEM_ID_FIELD, decode
+from receiver.identity import IdKey
 from receiver.store import Store, migrate
 
 LUA = """
@@ -119,7 +122,7 @@ def http_run(
     db = tmp / "receiver.sqlite3"
     port = receivers.free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = {"ANALYTICS_SYNCHRONOUS": synchronous}
+    env = {"ANALYTICS_SYNCHRONOUS": synchronous, "ANALYTICS_ID_KEY": secrets.token_hex(32)}
     server = receivers.start(db, port, deployment="prod", workers=workers, env=env)
     try:
         receivers.wait_healthy(url, server)
@@ -159,14 +162,38 @@ def ceiling(count: int = 20_000) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-ceiling-"))
     store = Store(tmp / "receiver.sqlite3")
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
-    migrate(store.conn(), now.date())
+    key = IdKey(secrets.token_bytes(32))
+    migrate(store.conn(), now.date(), key.hash)
     bodies = [body for _, body in Fleet(count, seed=5).day(0)][:count]
     started = time.perf_counter()
     for body in bodies:
-        store.record(decode(body), now)
+        submission = decode(body)
+        store.record(key.hash(submission.system_id), submission, now)
     elapsed = time.perf_counter() - started
     shutil.rmtree(tmp)
-    return {"submissions": len(bodies), "per_s": round(len(bodies) / elapsed, 1)}
+    return {
+        "submissions": len(bodies),
+        "per_s": round(len(bodies) / elapsed, 1),
+        "us_per_report": round(elapsed / len(bodies) * 1e6, 1),
+    }
+
+
+def privacy_cost(count: int = 20_000) -> dict[str, object]:
+    """Microseconds per report for what keeps system ids out of the database: the keyed hash
+    of the id, and cutting field 1 out of the raw bytes (both part of the ceiling above)."""
+    key = IdKey(secrets.token_bytes(32))
+    reports = [(decode(body).system_id, body) for _, body in Fleet(count, seed=5).day(0)][:count]
+    started = time.perf_counter()
+    for system_id, _ in reports:
+        key.hash(system_id)
+    hashed = time.perf_counter()
+    for _, body in reports:
+        rawfields.without_field(body, SYSTEM_ID_FIELD)
+    stripped = time.perf_counter()
+    return {
+        "hmac_sha256_us": round((hashed - started) / len(reports) * 1e6, 2),
+        "strip_field_1_us": round((stripped - hashed) / len(reports) * 1e6, 2),
+    }
 
 
 def main() -> None:
@@ -182,6 +209,7 @@ def main() -> None:
         "benchmark": "receiver accepted submissions",
         "http": http_run(args.seconds, args.connections, args.workers, args.synchronous),
         "in_process_ceiling": ceiling(),
+        "privacy_cost_per_report": privacy_cost(),
         "targets": {"accepted_per_s": 2000, "p99_ms": 50, "errors": 0},
         "machine": machine(),
     }

@@ -20,6 +20,7 @@ import asyncio
 import http.client
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -134,7 +135,10 @@ def percentile(values: list[float], pct: float) -> float:
 def run(clients: int, seconds: int, workers: int | None) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-slow-"))
     port = receivers.free_port()
-    server = receivers.start(tmp / "receiver.sqlite3", port, deployment="prod", workers=workers)
+    server = receivers.start(
+        tmp / "receiver.sqlite3", port, deployment="prod", workers=workers,
+        env={"ANALYTICS_ID_KEY": secrets.token_hex(32)},
+    )  # fmt: skip
     try:
         receivers.wait_healthy(f"http://127.0.0.1:{port}/", server)
         server_cpu_before = tree_cpu(server.pid)

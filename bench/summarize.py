@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,17 +25,30 @@ from bench.machine import machine
 from builder.devtools.fleet import CI_SHARE, Fleet
 from receiver import store
 from receiver.contract import decode
+from receiver.identity import IdKey
 
 DAY = date(2026, 11, 27)
 CACHE = Path(".bench")
 
 
-def build_db(path: Path, systems: int, seed: int = 7) -> None:
-    """One day of ``systems`` submissions, the way the receiver would have stored them."""
+BENCH_KEY = IdKey(bytes(range(32)))  # a fixed key: the cached database stays valid
+
+
+def build_db(path: Path, systems: int, seed: int = 7, *, with_ids: bool = False) -> None:
+    """One day of ``systems`` submissions, the way the receiver would have stored them.
+
+    ``with_ids``: the way the receiver stored them before system ids were hashed (schema
+    migrations 0001 and 0002: the id in ``systems`` and inside each raw report), to time
+    migration 0003 on (bench.migrate).
+    """
     tmp = path.with_suffix(".partial")
     tmp.unlink(missing_ok=True)
     conn = store.connect(tmp)
-    store.migrate(conn, DAY - timedelta(days=400))
+    first_day = DAY - timedelta(days=400)
+    if with_ids:
+        _schema_with_ids(conn, first_day)
+    else:
+        store.migrate(conn, first_day, BENCH_KEY.hash)
     conn.execute("PRAGMA synchronous = OFF")
     fleet = Fleet(int(systems / (1 + CI_SHARE)), seed)
     day = store.to_day(DAY)
@@ -43,14 +57,17 @@ def build_db(path: Path, systems: int, seed: int = 7) -> None:
     for number, (system, body) in enumerate(itertools.islice(fleet.day(0), systems), 1):
         sub = decode(body)
         first_seen = day + min(0, system.joined) if not system.once else day
-        batch_sys.append((number, sub.system_id, first_seen))
+        if with_ids:
+            batch_sys.append((number, sub.system_id, first_seen))
+        else:
+            batch_sys.append((number, BENCH_KEY.hash(sub.system_id), first_seen, day))
         batch_sub.append(
             (
                 day,
                 number,
                 "2026-11-27T12:00:00+00:00",
                 json.dumps(sub.data, separators=(",", ":")),
-                sub.raw,
+                body if with_ids else sub.raw,
             )
         )
         if len(batch_sub) == 50_000:
@@ -62,8 +79,23 @@ def build_db(path: Path, systems: int, seed: int = 7) -> None:
     tmp.rename(path)
 
 
+def _schema_with_ids(conn: sqlite3.Connection, first_day: date) -> None:
+    """The schema of migrations 0001 and 0002, as that receiver made it."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    for name, statements in store.MIGRATIONS[:2]:
+        assert isinstance(statements, tuple)
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
+    conn.execute("INSERT INTO meta VALUES ('collecting_since', ?)", (store.to_day(first_day),))
+
+
 def _flush(conn, batch_sys, batch_sub) -> None:  # type: ignore[no-untyped-def]
-    conn.executemany("INSERT INTO systems (id, system_id, first_seen) VALUES (?, ?, ?)", batch_sys)
+    if not batch_sys:
+        return
+    marks = ", ".join("?" * len(batch_sys[0]))
+    conn.executemany(f"INSERT INTO systems VALUES ({marks})", batch_sys)
     conn.executemany(
         "INSERT INTO submissions (day, system, received_at, data, raw) VALUES (?, ?, ?, ?, ?)",
         batch_sub,
@@ -73,7 +105,7 @@ def _flush(conn, batch_sys, batch_sub) -> None:  # type: ignore[no-untyped-def]
 
 
 def run(systems: int) -> dict[str, object]:
-    db = CACHE / f"summarize-{systems}.sqlite3"
+    db = CACHE / f"summarize-keyed-{systems}.sqlite3"
     if not db.exists():
         CACHE.mkdir(exist_ok=True)
         started = time.perf_counter()

@@ -101,8 +101,10 @@ def serve(
 ) -> None:
     """Run the receiver under gunicorn.
 
-    Other settings come from ANALYTICS_* variables: EXPORT_TOKEN, RETENTION_DAYS,
-    COLLECT_DEV_SYSTEMS, SITE_URL, SITE_DIR.
+    Other settings come from ANALYTICS_* variables: ID_KEY or ID_KEY_FILE (the secret of the
+    keyed hash stored instead of each system id; required on prod, generated once on dev),
+    EXPORT_TOKEN, RETENTION_DAYS, SYSTEM_LIFETIME_DAYS, COLLECT_DEV_SYSTEMS, SITE_URL, SITE_DIR.
+    A database made by an older receiver is migrated at start-up (docs/operations.md).
     """
     from receiver import create_app
     from receiver.server import default_workers
@@ -143,20 +145,35 @@ def serve(
     " or 60; never less than the days to keep).",
 )
 @click.option(
+    "--lifetime-days",
+    type=click.IntRange(min=1),
+    help="Forget a system whose last report is more than this many days old (default:"
+    " ANALYTICS_SYSTEM_LIFETIME_DAYS or 400).",
+)
+@click.option(
     "--today",
     type=DATE,
     help="Count the window back from this day, today at the latest (default: today, UTC).",
 )
 def prune(
-    db: Path | None, keep_days: int | None, max_keep_days: int | None, today: date | None
+    db: Path | None,
+    keep_days: int | None,
+    max_keep_days: int | None,
+    lifetime_days: int | None,
+    today: date | None,
 ) -> None:
-    """Delete raw submissions older than the retention window, once they have been fetched.
+    """Delete raw submissions older than the retention window, once they have been fetched,
+    then forget systems not seen within their lifetime.
 
     Days before TODAY minus KEEP_DAYS are deleted once the nightly job has fetched them (the
     export streamed the whole day) or `summarize --db` has read them. A day nobody fetched is
     kept, and so are the days after it, until it is MAX_KEEP_DAYS old; the output names such
     days. The database records the oldest day it still keeps, so the summarizer refuses to
     summarize a pruned day instead of reporting zero.
+
+    A system whose last report is more than LIFETIME_DAYS before TODAY is forgotten (its keyed
+    hash and first-seen day are deleted), unless raw submissions of it are still kept; if it
+    reports again it counts as a new system (age 0).
     """
     from receiver import store
 
@@ -169,9 +186,10 @@ def prune(
     settings = receiver_settings({"DATABASE": db} if db else {})
     keep = keep_days or settings.retention_days
     limit = max_keep_days or settings.max_keep_days
+    lifetime = lifetime_days or settings.system_lifetime_days
     try:
         conn = store.open_existing(settings.database)
-        result = store.prune(conn, today or real_today, keep, limit)
+        result = store.prune(conn, today or real_today, keep, limit, lifetime)
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from None
     except sqlite3.Error as exc:  # a read-only or full disk, a locked file
@@ -187,6 +205,13 @@ def prune(
         click.echo(
             f"deleted {days_text(result.deleted_unfetched)} unfetched: older than"
             f" {max(keep, limit)} days (--max-keep-days)"
+        )
+    unseen = f"not seen for {plural(lifetime, 'day')}"
+    click.echo(f"forgot {plural(result.forgotten, 'system')} {unseen}")
+    if result.kept_systems:
+        click.echo(
+            f"kept {plural(result.kept_systems, 'system')} {unseen}: raw submissions of theirs"
+            " are still kept; forgotten once those are deleted"
         )
 
 

@@ -13,21 +13,24 @@ from flask import Flask
 
 from receiver.config import ConfigError, Settings, load_settings
 from receiver.contract import MAX_BODY_BYTES
+from receiver.identity import IdKey, load_id_key
 from receiver.store import Store
 
 __all__ = ["ConfigError", "Receiver", "create_app", "instance_path"]
 
 
 class Receiver:
-    """What the views need: the settings and the store. Kept in ``app.extensions``."""
+    """What the views need: the settings, the ID key and the store. Kept in
+    ``app.extensions``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, instance: Path) -> None:
         self.settings = settings
+        self.id_key: IdKey = load_id_key(settings, instance)
         self.store = Store(settings.database, settings.synchronous)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["analytics"] = self
-        self.store.migrate(self.settings.clock().date())
+        self.store.migrate(self.settings.clock().date(), self.id_key.hash)
 
 
 def instance_path() -> Path:
@@ -49,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         RETENTION_DAYS=settings.retention_days,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES + 1,  # one byte more tells a chunked body is too big
     )
-    Receiver(settings).init_app(app)
+    Receiver(settings, Path(app.instance_path)).init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(export.bp)
     views.register_error_handlers(app)

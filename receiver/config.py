@@ -27,6 +27,9 @@ KEYS = (
     "SYNCHRONOUS",
     "READ_TIMEOUT",
     "MAX_KEEP_DAYS",
+    "ID_KEY",
+    "ID_KEY_FILE",
+    "SYSTEM_LIFETIME_DAYS",
 )  # every setting; the README documents each
 REQUEST_CLOCK = "request-date"  # CLOCK value: take each submission's day from its Date header
 DEPLOYMENTS = ("prod", "dev")
@@ -54,6 +57,9 @@ class Settings:
     read_timeout: int  # seconds a client has to send a whole request (headers and body)
     max_keep_days: int  # prune deletes a day nobody fetched only past this age (and never
     #                     before retention_days)
+    id_key: str | None  # hex secret for the keyed hash of system ids (receiver.identity)
+    id_key_file: Path | None  # or a file holding it; neither: generated on dev, refused on prod
+    system_lifetime_days: int  # prune forgets a system not seen for this many days
 
 
 def system_clock() -> datetime:
@@ -98,6 +104,9 @@ def load_settings(
         synchronous=_choice(raw, "SYNCHRONOUS", ("normal", "full"), "normal").upper(),
         read_timeout=_positive_int(raw, "READ_TIMEOUT", 10),
         max_keep_days=_positive_int(raw, "MAX_KEEP_DAYS", 60),
+        id_key=_optional_str(raw, "ID_KEY"),
+        id_key_file=_optional_path(raw, "ID_KEY_FILE"),
+        system_lifetime_days=_positive_int(raw, "SYSTEM_LIFETIME_DAYS", 400),
     )
 
 
@@ -136,6 +145,11 @@ def _positive_int(raw: Mapping[str, Any], key: str, default: int) -> int:
 def _optional_str(raw: Mapping[str, Any], key: str) -> str | None:
     value = raw.get(key)
     return str(value) if value else None
+
+
+def _optional_path(raw: Mapping[str, Any], key: str) -> Path | None:
+    value = raw.get(key)
+    return Path(value) if value else None
 
 
 def _optional_dir(raw: Mapping[str, Any], key: str) -> Path | None:

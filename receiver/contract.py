@@ -23,6 +23,7 @@ from receiver.analytics_pb2 import Analytics
 MAX_BODY_BYTES = 64 * 1024
 MAX_COMPONENTS = 256
 MAX_VERSION_LENGTH = 64
+SYSTEM_ID_FIELD = 1  # the field the stored raw bytes never keep
 MAX_EXTRA_BYTES = 1024  # bytes beyond the known fields (fields of newer clients), kept raw
 COMPONENT_NAME = re.compile(r"[a-z0-9_]{1,64}")
 VERSION = re.compile(r"[\x20-\x3a\x3c-\x7e]+")  # printable ASCII but ';'
@@ -70,9 +71,9 @@ class ReadTimeout(Exception):
 
 @dataclass(frozen=True)
 class Submission:
-    system_id: str  # canonical UUID text
+    system_id: str  # canonical UUID text; never stored (receiver.identity hashes it)
     data: dict[str, Any]  # every field but system_id; absent fields are None
-    raw: bytes  # the body as received, unknown fields included
+    raw: bytes  # the body as received without field 1 (system_id), unknown fields included
     dev: bool  # some component runs a version that is not plain X.Y.Z digits
 
 
@@ -94,7 +95,15 @@ def decode(body: bytes) -> Submission:
     data = message_to_data(message, skip=("system_id",))
     _check_raw(message, body, data)
     dev = any(not RELEASE_VERSION.fullmatch(version) for _, version in components)
-    return Submission(system_id=system_id, data=data, raw=bytes(body), dev=dev)
+    return Submission(system_id=system_id, data=data, raw=_without_system_id(body), dev=dev)
+
+
+def _without_system_id(body: bytes) -> bytes:
+    """The body with every field 1 cut out at the wire level, the rest kept byte for byte."""
+    try:
+        return rawfields.without_field(bytes(body), SYSTEM_ID_FIELD)
+    except rawfields.RawFieldError as exc:  # protobuf read it, so this is not expected
+        raise Rejected(f"body is not a valid Analytics message ({exc})") from None
 
 
 def _text(value: object, what: str) -> str:

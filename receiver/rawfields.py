@@ -61,6 +61,24 @@ def _fields(descriptor: Descriptor) -> dict[int, tuple[FieldDescriptor, int]]:
     return {f.number: (f, WIRE_TYPES.get(f.type, VARINT)) for f in descriptor.fields}
 
 
+def without_field(data: bytes, number: int) -> bytes:
+    """``data`` with every top-level occurrence of field ``number`` cut out, whatever its wire
+    type; every other field is kept byte for byte, in order (unknown ones included)."""
+    kept: list[bytes] = []
+    pos = start = 0
+    while pos < len(data):
+        key, after_key = _varint(data, pos)
+        end = _skip(data, after_key, key & 7, key >> 3)
+        if key >> 3 == number:
+            kept.append(data[start:pos])
+            start = end
+        pos = end
+    if not kept:
+        return data
+    kept.append(data[start:])
+    return b"".join(kept)
+
+
 def _walk(data: bytes, descriptor: Descriptor, prefix: str, result: Numbers) -> None:
     fields = _fields(descriptor)
     pos = 0

@@ -3,10 +3,13 @@
 Days are stored as whole days since 1970-01-01 (UTC), so a system's age on a day is a plain
 subtraction. Tables:
 
-* ``systems``: one row per system ever seen, with the first day it reported. Kept beyond the
-  raw retention so that ``age_days`` stays right after old submissions are pruned.
+* ``systems``: one row per system seen within its lifetime: the keyed hash of its id (never
+  the id: ``receiver.identity``), the first and the last day it reported. Kept beyond the raw
+  retention so that ``age_days`` stays right after old submissions are pruned; ``prune``
+  forgets a system not seen for ``SYSTEM_LIFETIME_DAYS``.
 * ``submissions``: one row per system per day (the first report of the day wins): the decoded
-  fields as JSON and the raw message bytes, unknown fields included.
+  fields as JSON and the raw message bytes without field 1 (the system id), unknown fields
+  included.
 * ``outcomes``: how many POSTs of each day were answered ``duplicate`` or ``ignored`` (the
   accepted ones are the day's submissions).
 * ``meta``: ``collecting_since`` (the first day this database could have received data) and
@@ -34,21 +37,34 @@ import sqlite3
 import struct
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from receiver.contract import Submission
+from receiver import rawfields
+from receiver.contract import SYSTEM_ID_FIELD, Submission
 
 EPOCH = date(1970, 1, 1)
 BUSY_TIMEOUT_MS = 10_000
 HEALTH_TIMEOUT_MS = 1_000
 PRUNE_BATCH = 5_000
+MIGRATION_BATCH = 10_000  # rows per transaction when a migration converts a table
 FAILED_AT = struct.Struct("d")
 
-MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+SystemHash = Callable[[str], bytes]  # canonical UUID text -> what is stored instead
+
+
+class Conversion:
+    """A migration done by code, in many short transactions, rather than by statements."""
+
+    def __init__(self, run: Callable[[sqlite3.Connection, str, SystemHash], None]) -> None:
+        self.run = run  # (connection, migration name, hash); records the name when done
+
+
+MIGRATIONS: tuple[tuple[str, tuple[str, ...] | Conversion], ...] = (
     (
         "0001_initial",
         (
@@ -85,6 +101,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    ("0003_keyed_system_ids", Conversion(lambda *args: _key_system_ids(*args))),  # below
 )
 READERS = ("export", "local")  # who read a day: the HTTP export, or summarize --db
 
@@ -118,6 +135,8 @@ class PruneResult:
     oldest_kept_day: date
     kept_unfetched: list[date]  # old enough to go, but never fetched: kept
     deleted_unfetched: list[date]  # never fetched, but past max_keep_days: deleted
+    forgotten: int = 0  # systems not seen within their lifetime, forgotten
+    kept_systems: int = 0  # past their lifetime, but raw submissions of theirs are kept
 
 
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
@@ -155,25 +174,165 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def migrate(conn: sqlite3.Connection, today: date) -> list[str]:
-    """Apply the migrations this database lacks, each in its own transaction; return their names."""
+def migrate(conn: sqlite3.Connection, today: date, system_hash: SystemHash) -> list[str]:
+    """Apply the migrations this database lacks, in order; return their names.
+
+    A migration of statements runs in one transaction; a :class:`Conversion` in many short
+    ones, resuming where it stopped when it was interrupted. ``system_hash`` turns a stored
+    system id into its keyed hash (``0003_keyed_system_ids``).
+    """
     _enable_wal(conn)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
     )
     applied = []
-    for name, statements in MIGRATIONS:
+    for name, step in MIGRATIONS:
+        if isinstance(step, Conversion):
+            if not _applied(conn, name):
+                step.run(conn, name, system_hash)
+                applied.append(name)
+            continue
         with transaction(conn):
-            done = conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,))
-            if done.fetchone():
+            if _applied(conn, name):
                 continue
-            for statement in statements:
+            for statement in step:
                 conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
+            _record_migration(conn, name)
             if name == "0001_initial":
                 _set_meta(conn, "collecting_since", to_day(today))
             applied.append(name)
+    if _get_meta(conn, "scrub_pending"):  # also after a run stopped between swap and scrub
+        scrub(conn)
     return applied
+
+
+def _applied(conn: sqlite3.Connection, name: str) -> bool:
+    done = conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,))
+    return done.fetchone() is not None
+
+
+def _record_migration(conn: sqlite3.Connection, name: str) -> None:
+    conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
+
+
+def _key_system_ids(conn: sqlite3.Connection, name: str, system_hash: SystemHash) -> None:
+    """Replace each system id by its keyed hash and cut field 1 out of every raw report.
+
+    Each system keeps its row id, so the day's first report (the one stored), first seen and
+    age are untouched. Its last-seen day is the day of its newest kept report; for a system
+    without one (its reports were pruned), the last day that could have been pruned, which
+    errs on the side of keeping it. Then the old table is dropped, and the whole file is
+    rewritten (``scrub``) so that no id is left in a free page or the write-ahead log.
+
+    Every batch is a transaction of its own that first checks the migration is still to do, so
+    an interrupted run resumes where it stopped, and two processes starting on one database at
+    once (each runs the migrations) do the work once between them.
+    """
+    conn.execute("PRAGMA secure_delete = ON")
+    with transaction(conn):
+        if _applied(conn, name):
+            return
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS systems_keyed (
+                id INTEGER PRIMARY KEY,
+                system_hash BLOB NOT NULL UNIQUE,
+                first_seen INTEGER NOT NULL,
+                last_seen INTEGER NOT NULL
+            )"""
+        )
+    conn.execute("DROP TABLE IF EXISTS temp.newest_report")
+    conn.execute("CREATE TEMP TABLE newest_report (system INTEGER PRIMARY KEY, day INTEGER)")
+    conn.execute(  # one pass over the reports, kept on this connection only
+        "INSERT INTO newest_report SELECT system, max(day) FROM submissions GROUP BY system"
+    )
+    while _copy_systems(conn, name, system_hash):
+        pass
+    conn.execute("DROP TABLE temp.newest_report")
+    after: int | None = 0
+    while after is not None:
+        after = _strip_raw_system_ids(conn, name, after)
+    conn.execute("PRAGMA foreign_keys = OFF")  # dropping the old table is no deletion
+    try:
+        with transaction(conn):
+            if not _applied(conn, name):
+                conn.execute("DROP TABLE systems")
+                conn.execute("ALTER TABLE systems_keyed RENAME TO systems")
+                if conn.execute("PRAGMA foreign_key_check").fetchone():
+                    raise StoreError("a stored report belongs to no system; the file is damaged")
+                _record_migration(conn, name)
+                _set_meta(conn, "scrub_pending", 1)
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _copy_systems(conn: sqlite3.Connection, name: str, system_hash: SystemHash) -> int:
+    """Copy the next batch of systems into ``systems_keyed``, hashed; how many were copied."""
+    with transaction(conn):
+        if _applied(conn, name):
+            return 0
+        after = conn.execute("SELECT coalesce(max(id), 0) FROM systems_keyed").fetchone()[0]
+        rows = conn.execute(
+            "SELECT y.id, y.system_id, y.first_seen, r.day FROM systems AS y"
+            " LEFT JOIN temp.newest_report AS r ON r.system = y.id"
+            " WHERE y.id > ? ORDER BY y.id LIMIT ?",
+            (after, MIGRATION_BATCH),
+        ).fetchall()
+        pruned = _get_meta(conn, "pruned_before")
+        keyed = [
+            (row_id, system_hash(_canonical(system_id)), first_seen,
+             newest if newest is not None else max(first_seen, (pruned or first_seen) - 1))
+            for row_id, system_id, first_seen, newest in rows
+        ]  # fmt: skip
+        try:
+            conn.executemany("INSERT INTO systems_keyed VALUES (?, ?, ?, ?)", keyed)
+        except sqlite3.IntegrityError:
+            raise StoreError(
+                "two stored system ids are the same UUID written differently; the database"
+                " was not made by this receiver"
+            ) from None
+    return len(rows)
+
+
+def _canonical(system_id: str) -> str:
+    """The canonical text of a stored id (the receiver always stored it so)."""
+    try:
+        return str(uuid.UUID(system_id))
+    except ValueError:
+        return system_id
+
+
+def _strip_raw_system_ids(conn: sqlite3.Connection, name: str, after: int) -> int | None:
+    """Cut field 1 out of the raw reports of the next batch after row ``after``; the last row
+    done, or None when there is none left. Cutting twice changes nothing."""
+    with transaction(conn):
+        if _applied(conn, name):
+            return None
+        rows = conn.execute(
+            "SELECT id, raw FROM submissions WHERE id > ? ORDER BY id LIMIT ?",
+            (after, MIGRATION_BATCH),
+        ).fetchall()
+        changed = []
+        for row_id, raw in rows:
+            stripped = rawfields.without_field(raw, SYSTEM_ID_FIELD)
+            if stripped != raw:
+                changed.append((stripped, row_id))
+        conn.executemany("UPDATE submissions SET raw = ? WHERE id = ?", changed)
+    return rows[-1][0] if rows else None
+
+
+def scrub(conn: sqlite3.Connection) -> None:
+    """Rewrite the whole file and empty the write-ahead log, so that nothing deleted survives
+    in a free page or an old log frame. Needs the database to itself for a moment."""
+    conn.execute("VACUUM")
+    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    if busy:
+        raise StoreError(
+            "another process has the database open, so deleted system ids may remain in its"
+            " free pages; stop it (prune, summarize --db) and start the receiver again"
+        )
+    with transaction(conn):
+        conn.execute("DELETE FROM meta WHERE key = 'scrub_pending'")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def open_existing(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -278,30 +437,32 @@ class Store:
         failed_at: float = FAILED_AT.unpack_from(self._failed_at, 0)[0]
         return failed_at > 0
 
-    def migrate(self, today: date) -> list[str]:
+    def migrate(self, today: date, system_hash: SystemHash) -> list[str]:
         """Bring the schema up to date on a connection of its own, closed afterwards, so that
         no connection made before a server forks its workers is shared with them."""
         conn = connect(self.path)
         try:
-            return migrate(conn, today)
+            return migrate(conn, today, system_hash)
         finally:
             conn.close()
             restrict_modes(self.path)
 
-    def record(self, submission: Submission, now: datetime) -> str:
-        """Store one submission unless the system already reported today; return the outcome."""
+    def record(self, system: bytes, submission: Submission, now: datetime) -> str:
+        """Store one submission of the system whose keyed hash is ``system`` unless it already
+        reported today; return the outcome. ``submission.system_id`` is never stored."""
         day = to_day(now.date())
         with self._writing() as conn, transaction(conn):
-            system = conn.execute(
-                "INSERT INTO systems (system_id, first_seen) VALUES (?, ?)"
-                " ON CONFLICT (system_id) DO UPDATE"
-                " SET first_seen = min(first_seen, excluded.first_seen) RETURNING id",
-                (submission.system_id, day),
+            row = conn.execute(
+                "INSERT INTO systems (system_hash, first_seen, last_seen) VALUES (?, ?, ?)"
+                " ON CONFLICT (system_hash) DO UPDATE"
+                " SET first_seen = min(first_seen, excluded.first_seen),"
+                " last_seen = max(last_seen, excluded.last_seen) RETURNING id",
+                (system, day, day),
             ).fetchone()[0]
             inserted = conn.execute(
                 "INSERT INTO submissions (day, system, received_at, data, raw)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, system) DO NOTHING",
-                (day, system, now.isoformat(timespec="seconds"), _json(submission), submission.raw),
+                (day, row, now.isoformat(timespec="seconds"), _json(submission), submission.raw),
             ).rowcount
             if inserted:
                 self._note_day(conn, day)
@@ -470,13 +631,24 @@ def unfetched_days(conn: sqlite3.Connection, before: date) -> list[date]:
     return [from_day(row[0]) for row in rows]
 
 
-def prune(conn: sqlite3.Connection, today: date, keep_days: int, max_keep_days: int) -> PruneResult:
-    """Delete the raw data of days before ``today - keep_days`` once they have been fetched.
+def prune(
+    conn: sqlite3.Connection,
+    today: date,
+    keep_days: int,
+    max_keep_days: int,
+    lifetime_days: int,
+) -> PruneResult:
+    """Delete the raw data of days before ``today - keep_days`` once they have been fetched,
+    then forget the systems not seen for ``lifetime_days``.
 
     The kept days stay one unbroken range from ``oldest_kept_day`` on (the export and the
     summarizer rely on it), so deleting stops at the first day nobody has fetched, unless that
-    day is more than ``max_keep_days`` old: such days go whether fetched or not.
+    day is more than ``max_keep_days`` old: such days go whether fetched or not. Raw reports go
+    first, so a system whose last reports were just deleted can be forgotten in the same run;
+    a system with reports still kept is never forgotten. Deleted rows are overwritten
+    (``secure_delete``), not left in free pages.
     """
+    conn.execute("PRAGMA secure_delete = ON")
     boundary = today - timedelta(days=keep_days)
     hard_limit = today - timedelta(days=max(keep_days, max_keep_days))
     unfetched = unfetched_days(conn, boundary)
@@ -498,6 +670,7 @@ def prune(conn: sqlite3.Connection, today: date, keep_days: int, max_keep_days: 
         deleted += count
         if count < PRUNE_BATCH:
             break
+    forgotten, kept_systems = forget_systems(conn, today, lifetime_days)
     kept = oldest_kept_day(conn)
     assert kept is not None
     return PruneResult(
@@ -505,4 +678,34 @@ def prune(conn: sqlite3.Connection, today: date, keep_days: int, max_keep_days: 
         oldest_kept_day=kept,
         kept_unfetched=waiting,
         deleted_unfetched=[day for day in unfetched if day < hard_limit],
+        forgotten=forgotten,
+        kept_systems=kept_systems,
     )
+
+
+def forget_systems(conn: sqlite3.Connection, today: date, lifetime_days: int) -> tuple[int, int]:
+    """Delete the systems whose last report is more than ``lifetime_days`` before ``today``
+    and that have no raw report kept; return (forgotten, past their lifetime but kept).
+
+    A forgotten system that reports again is a new system (age 0). Each batch checks for kept
+    reports itself, in its transaction, so the foreign key's per-row scan of ``submissions``
+    (which has no index by system) is switched off meanwhile.
+    """
+    cut = to_day(today) - lifetime_days
+    forgotten = 0
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        while True:
+            with transaction(conn):
+                count = conn.execute(
+                    "DELETE FROM systems WHERE id IN (SELECT id FROM systems WHERE last_seen < ?"
+                    " AND id NOT IN (SELECT system FROM submissions) LIMIT ?)",
+                    (cut, PRUNE_BATCH),
+                ).rowcount
+            forgotten += count
+            if count < PRUNE_BATCH:
+                break
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+    kept = conn.execute("SELECT count(*) FROM systems WHERE last_seen < ?", (cut,)).fetchone()[0]
+    return forgotten, kept

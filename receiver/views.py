@@ -102,7 +102,7 @@ def submit() -> Response | tuple[Response, int]:
         if submission.dev and not rx.settings.collect_dev_systems:
             rx.store.count_outcome(now, "ignored")
             return answer("ignored")
-        return answer(rx.store.record(submission, now))
+        return answer(rx.store.record(rx.id_key.hash(submission.system_id), submission, now))
     except sqlite3.Error as exc:
         log.error("storing a submission failed: %s", exc)
         return failure("storage is unavailable, try again later", 503)

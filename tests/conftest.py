@@ -17,6 +17,7 @@ from receiver import create_app
 
 TOKEN = "test-export-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ID_KEY = "7e" * 32  # the tests' key for the keyed hash of system ids
 
 
 class Clock:
@@ -48,6 +49,14 @@ def serving(wsgi_app: Callable[..., Any]) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+@pytest.fixture(autouse=True)
+def id_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every receiver a test starts, in process or not, hashes with the tests' key, so none
+    writes a generated key into the real instance folder."""
+    monkeypatch.setenv("ANALYTICS_ID_KEY", ID_KEY)
+    return ID_KEY
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2026, 11, 2, 9, 30, tzinfo=UTC))
@@ -65,6 +74,7 @@ def make_app(db_path: Path, clock: Clock) -> Callable[..., Flask]:
             "DATABASE": db_path,
             "CLOCK": clock,
             "EXPORT_TOKEN": TOKEN,
+            "ID_KEY": ID_KEY,
             "TESTING": True,
         }
         settings.update(config)

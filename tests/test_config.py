@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import stat
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,6 +15,7 @@ import pytest
 
 from receiver import create_app
 from receiver.config import ConfigError, load_settings
+from receiver.identity import load_id_key
 
 INSTANCE = Path("/srv/instance")
 
@@ -86,7 +93,7 @@ def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
     create_app({"DATABASE": db})
     create_app({"DATABASE": db})
     rows = sqlite3.connect(db).execute("SELECT name FROM schema_migrations").fetchall()
-    assert rows == [("0001_initial",), ("0002_fetched_days",)]
+    assert rows == [("0001_initial",), ("0002_fetched_days",), ("0003_keyed_system_ids",)]
     mode = sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
@@ -113,3 +120,130 @@ def test_request_date_clock_is_refused_on_prod(tmp_path: Path) -> None:
         create_app(
             {"DATABASE": tmp_path / "a.sqlite3", "CLOCK": "request-date", "DEPLOYMENT": "prod"}
         )
+
+
+CLI = str(Path(sys.executable).parent / "pulp-analytics")
+GOOD_KEY = "ab" * 32
+
+
+def key_file(tmp_path: Path, content: str, mode: int = 0o600) -> Path:
+    path = tmp_path / "id_key"
+    path.write_text(content)
+    path.chmod(mode)
+    return path
+
+
+def serve_refusal(tmp_path: Path, **env: str) -> list[str]:
+    """What ``serve`` says on stderr when it refuses to start; it must create nothing."""
+    result = subprocess.run(
+        [CLI, "serve", "--db", str(tmp_path / "a.sqlite3"), "--port", "9"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert not (tmp_path / "a.sqlite3").exists()
+    return result.stderr.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"ANALYTICS_DEPLOYMENT": "prod"},
+            "Error: ANALYTICS_ID_KEY (or ANALYTICS_ID_KEY_FILE) is required on prod: the secret"
+            " for hashing system ids, 64 hex digits from python3 -c 'import secrets;"
+            " print(secrets.token_hex(32))'",
+        ),
+        (
+            {"ANALYTICS_ID_KEY": "ab" * 31},
+            "Error: ANALYTICS_ID_KEY is 31 bytes; at least 32 random bytes (64 hex digits) are"
+            " needed: python3 -c 'import secrets; print(secrets.token_hex(32))'",
+        ),
+        (
+            {"ANALYTICS_ID_KEY": "my secret passphrase that is long enough, surely"},
+            "Error: ANALYTICS_ID_KEY must be hex digits (make one with python3 -c 'import"
+            " secrets; print(secrets.token_hex(32))')",
+        ),
+        (
+            {"ANALYTICS_ID_KEY": GOOD_KEY, "ANALYTICS_ID_KEY_FILE": "/etc/key"},
+            "Error: give ANALYTICS_ID_KEY or ANALYTICS_ID_KEY_FILE, not both",
+        ),
+        (
+            {"ANALYTICS_ID_KEY_FILE": "/nonexistent/id_key"},
+            "Error: ANALYTICS_ID_KEY_FILE: cannot read /nonexistent/id_key: No such file or"
+            " directory",
+        ),
+    ],
+)
+def test_serve_refuses_a_missing_or_bad_key_in_one_line(
+    env: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    assert serve_refusal(tmp_path, **env) == [message]
+
+
+def test_serve_refuses_a_key_file_others_can_read(tmp_path: Path) -> None:
+    path = key_file(tmp_path, GOOD_KEY + "\n", 0o644)
+    assert serve_refusal(tmp_path, ANALYTICS_ID_KEY_FILE=str(path)) == [
+        f"Error: ANALYTICS_ID_KEY_FILE: {path} can be read or written by others (mode 0644);"
+        f" make it private: chmod 600 {path}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "must be hex digits"),
+        ("ab" * 16 + "\n", "is 16 bytes; at least 32"),
+        ("\xe9" * 64, "must hold hex digits"),
+        ("ab" * 5000, "must hold hex digits"),
+    ],
+)
+def test_a_key_file_must_hold_enough_hex(content: str, message: str, tmp_path: Path) -> None:
+    settings = load_settings({"ID_KEY_FILE": key_file(tmp_path, content)}, INSTANCE, {})
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_id_key(settings, INSTANCE)
+    assert "\n" not in str(refused.value)
+    assert "abab" not in str(refused.value)  # a key, even a bad one, is never shown
+
+
+def test_the_key_comes_from_the_setting_or_the_file(tmp_path: Path) -> None:
+    from_setting = load_id_key(load_settings({"ID_KEY": GOOD_KEY}, INSTANCE, {}), INSTANCE)
+    path = key_file(tmp_path, f"  {GOOD_KEY.upper()}\n")
+    from_file = load_id_key(
+        load_settings({}, INSTANCE, {"ANALYTICS_ID_KEY_FILE": str(path)}), INSTANCE
+    )
+    system = str(uuid.uuid4())
+    expected = hmac.new(bytes.fromhex(GOOD_KEY), system.encode(), hashlib.sha256).digest()
+    assert from_setting.hash(system) == from_file.hash(system) == expected
+    assert GOOD_KEY not in repr(from_setting)
+
+
+def test_dev_generates_a_private_key_once_in_the_instance_folder(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    settings = load_settings({}, instance, {})
+    first = load_id_key(settings, instance)
+    path = instance / "id_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(bytes.fromhex(path.read_text())) == 32
+    again = load_id_key(settings, instance)
+    system = str(uuid.uuid4())
+    assert first.hash(system) == again.hash(system)
+    assert sorted(p.name for p in instance.iterdir()) == ["id_key"]  # no draft left behind
+
+
+def test_prod_never_generates_a_key(tmp_path: Path) -> None:
+    settings = load_settings({"DEPLOYMENT": "prod"}, tmp_path, {})
+    with pytest.raises(ConfigError, match="required on prod"):
+        load_id_key(settings, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_system_lifetime_is_a_setting() -> None:
+    assert load_settings(None, INSTANCE, {}).system_lifetime_days == 400
+    environ = {"ANALYTICS_SYSTEM_LIFETIME_DAYS": "90"}
+    assert load_settings(None, INSTANCE, environ).system_lifetime_days == 90
+    with pytest.raises(ConfigError, match="ANALYTICS_SYSTEM_LIFETIME_DAYS must be at least 1"):
+        load_settings({"SYSTEM_LIFETIME_DAYS": "0"}, INSTANCE, {})

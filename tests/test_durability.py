@@ -18,6 +18,8 @@ import pytest
 
 from builder.devtools import receivers
 from tests import wire
+from tests.conftest import ID_KEY
+from tests.leaks import keyed_hash
 
 pytestmark = pytest.mark.slow
 CLI = str(Path(sys.executable).parent / "pulp-analytics")
@@ -99,8 +101,8 @@ def test_a_killed_server_keeps_every_submission_it_accepted(tmp_path: Path) -> N
     server.wait(timeout=10)
     assert len(accepted) > 50
     conn = sqlite3.connect(db)
-    stored = {row[0] for row in conn.execute("SELECT system_id FROM systems")}
-    missing = [s for s in accepted if s not in stored]
+    stored = {row[0] for row in conn.execute("SELECT system_hash FROM systems")}
+    missing = [s for s in accepted if keyed_hash(ID_KEY, s) not in stored]
     assert missing == []
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 

@@ -136,7 +136,10 @@ def test_prune_deletes_old_days_and_keeps_first_seen(
         "prune", "--db", str(db_path), "--keep-days", "14", "--today", "2026-11-20"
     )
     assert code == 0, output
-    assert output == "deleted 2 submissions; oldest kept day is 2026-11-06\n"
+    assert output.splitlines() == [
+        "deleted 2 submissions; oldest kept day is 2026-11-06",
+        "forgot 0 systems not seen for 400 days",
+    ]
     index = client.get("/export/", headers=AUTH).json
     assert index["oldest_kept_day"] == "2026-11-06"
     assert [d["date"] for d in index["days"]] == ["2026-11-10", "2026-11-20"]
@@ -219,6 +222,57 @@ def test_an_export_stopped_midway_does_not_count_as_fetched(
     assert fetched(client) == {"2026-11-02": False}
 
 
+def ages_on(client: FlaskClient, day: str) -> list[int]:
+    lines = client.get(f"/export/{day}.jsonl", headers=AUTH).get_data(as_text=True).split()
+    return sorted(json.loads(line)["age_days"] for line in lines)
+
+
+def test_a_system_unseen_past_its_lifetime_is_forgotten_and_counts_as_new_when_it_returns(
+    client: FlaskClient, clock: Clock, db_path: Path
+) -> None:
+    gone, back = str(uuid.uuid4()), str(uuid.uuid4())
+    post_days(client, clock, {date(2026, 1, 1): [gone, back], date(2026, 3, 15): [back]})
+    clock.set_day(date(2026, 5, 1))
+    for day in ("2026-01-01", "2026-03-15"):
+        export_day(client, day)
+    before = ("SELECT count(*) FROM systems", "SELECT count(*) FROM submissions")
+    args = ["prune", "--db", str(db_path), "--lifetime-days", "100", "--today", "2026-05-01"]
+    code, output = run_cli(*args)
+    assert code == 0, output
+    assert output.splitlines() == [
+        "deleted 3 submissions; oldest kept day is 2026-04-17",
+        "forgot 1 system not seen for 100 days",  # gone: 120 days; back: 47 days
+    ]
+    conn = sqlite3.connect(db_path)
+    assert [conn.execute(q).fetchone()[0] for q in before] == [1, 0]
+    post_days(client, clock, {date(2026, 5, 2): [gone, back]})
+    assert ages_on(client, "2026-05-02") == [0, 121]  # gone is new again; back first seen 01-01
+    assert run_cli(*args)[1].splitlines()[-1] == "forgot 0 systems not seen for 100 days"
+
+
+def test_a_system_whose_reports_are_still_kept_is_not_forgotten(
+    client: FlaskClient, clock: Clock, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post_days(client, clock, {date(2026, 1, 1): ["a" * 32], date(2026, 1, 2): ["b" * 32]})
+    clock.set_day(date(2026, 3, 1))
+    export_day(client, "2026-01-02")  # 01-01 was never fetched: its reports stay
+    monkeypatch.setenv("ANALYTICS_SYSTEM_LIFETIME_DAYS", "30")
+    args = ["prune", "--db", str(db_path), "--max-keep-days", "400", "--today", "2026-03-01"]
+    code, output = run_cli(*args)
+    assert code == 0, output
+    assert output.splitlines()[-2:] == [
+        "forgot 0 systems not seen for 30 days",
+        "kept 2 systems not seen for 30 days: raw submissions of theirs are still kept;"
+        " forgotten once those are deleted",
+    ]
+    export_day(client, "2026-01-01")
+    code, output = run_cli(*args)
+    assert output.splitlines() == [
+        "deleted 2 submissions; oldest kept day is 2026-02-15",
+        "forgot 2 systems not seen for 30 days",
+    ]
+
+
 def test_prune_keeps_days_nobody_fetched_and_says_so(
     client: FlaskClient, clock: Clock, db_path: Path
 ) -> None:
@@ -243,6 +297,7 @@ def test_prune_keeps_days_nobody_fetched_and_says_so(
         "deleted 1 submissions; oldest kept day is 2026-11-02",
         "kept 2026-11-02, 2026-11-04 and the days after: not fetched by the export or read by"
         " summarize --db yet; deleted once fetched, or at 60 days old",
+        "forgot 0 systems not seen for 400 days",
     ]
     assert client.get("/export/2026-11-02.jsonl", headers=AUTH).status_code == 200
     export_day(client, "2026-11-02")
@@ -250,7 +305,10 @@ def test_prune_keeps_days_nobody_fetched_and_says_so(
     code, output = run_cli(
         "prune", "--db", str(db_path), "--keep-days", "2", "--today", "2026-11-10"
     )
-    assert output == "deleted 3 submissions; oldest kept day is 2026-11-08\n"
+    assert output.splitlines() == [
+        "deleted 3 submissions; oldest kept day is 2026-11-08",
+        "forgot 0 systems not seen for 400 days",
+    ]
 
 
 def test_prune_deletes_unfetched_days_past_the_hard_limit_and_names_them(
@@ -266,6 +324,7 @@ def test_prune_deletes_unfetched_days_past_the_hard_limit_and_names_them(
         "kept 2026-11-05 and the days after: not fetched by the export or read by summarize"
         " --db yet; deleted once fetched, or at 10 days old",
         "deleted 2026-11-01 unfetched: older than 10 days (--max-keep-days)",
+        "forgot 0 systems not seen for 400 days",
     ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import sqlite3
@@ -16,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests import wire
-from tests.conftest import AUTH, Clock
+from tests.conftest import AUTH, ID_KEY, Clock
 from tests.faults import immutable, wal
 
 SYSTEM = "6d7e6f3b-1b8f-4a5e-9a43-7b9b8c1f2e10"
@@ -117,15 +119,32 @@ def test_system_ids_are_stored_canonical(
 ) -> None:
     assert client.post("/", data=wire.analytics(spelling)).json == {"status": "accepted"}
     assert client.post("/", data=wire.analytics(SYSTEM)).json == {"status": "duplicate"}
-    assert db.execute("SELECT system_id FROM systems").fetchall() == [(SYSTEM,)]
+    keyed = hmac.new(bytes.fromhex(ID_KEY), SYSTEM.encode(), hashlib.sha256).digest()
+    assert db.execute("SELECT system_hash FROM systems").fetchall() == [(keyed,)]
 
 
-def test_unknown_fields_from_newer_clients_are_kept_in_the_raw_bytes(
+def test_unknown_fields_from_newer_clients_are_kept_in_the_raw_bytes_without_the_system_id(
     client: FlaskClient, db: sqlite3.Connection
 ) -> None:
     body = wire.analytics(SYSTEM, extra=wire.uint(42, 7) + wire.text(43, "future"))
     assert client.post("/", data=body).json == {"status": "accepted"}
-    assert db.execute("SELECT raw FROM submissions").fetchone()[0] == body
+    system_field = wire.text(1, SYSTEM)
+    assert body.startswith(system_field)
+    assert db.execute("SELECT raw FROM submissions").fetchone()[0] == body[len(system_field) :]
+
+
+def test_every_system_id_field_is_cut_from_the_raw_bytes_wherever_it_is(
+    client: FlaskClient, db: sqlite3.Connection
+) -> None:
+    """protobuf takes the last of repeated field 1s, and one with another wire type is kept as
+    an unknown field: the stored bytes keep none of them, and everything else byte for byte."""
+    other = str(uuid.UUID(int=7))
+    rest = wire.analytics(SYSTEM)[len(wire.text(1, SYSTEM)) :]
+    unknown = wire.uint(42, 7)
+    body = wire.text(1, other) + rest + wire.uint(1, 5) + unknown + wire.text(1, SYSTEM)
+    assert client.post("/", data=body).json == {"status": "accepted"}
+    assert db.execute("SELECT raw FROM submissions").fetchone()[0] == rest + unknown
+    assert client.post("/", data=wire.analytics(SYSTEM)).json == {"status": "duplicate"}
 
 
 def test_dev_systems_are_ignored_on_prod(
@@ -289,7 +308,8 @@ def test_odd_encodings_protobuf_accepts_are_accepted(client: FlaskClient, case: 
 def test_unknown_fields_up_to_the_cap_are_kept(client: FlaskClient, db: sqlite3.Connection) -> None:
     body = wire.analytics(SYSTEM, extra=wire.chunk(99, b"x" * 1020))  # 1024 bytes with its tag
     assert client.post("/", data=body).json == {"status": "accepted"}
-    assert db.execute("SELECT raw FROM submissions").fetchone()[0] == body
+    without_system_id = body[len(wire.text(1, SYSTEM)) :]
+    assert db.execute("SELECT raw FROM submissions").fetchone()[0] == without_system_id
 
 
 def test_versions_may_use_any_printable_ascii_but_semicolon(client: FlaskClient) -> None:

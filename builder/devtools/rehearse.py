@@ -53,12 +53,15 @@ class DayClock:
         return self.now
 
 
-def seed_history(db: Path, deployment: str, systems: int, days: int, today: date) -> None:
+def seed_history(
+    db: Path, deployment: str, id_key: str, systems: int, days: int, today: date
+) -> None:
     """``days`` days of a fleet's reports, ending today, through the receiver's own code."""
     from receiver import create_app
 
     clock = DayClock()
-    client = create_app({"DATABASE": db, "DEPLOYMENT": deployment, "CLOCK": clock}).test_client()
+    settings = {"DATABASE": db, "DEPLOYMENT": deployment, "ID_KEY": id_key, "CLOCK": clock}
+    client = create_app(settings).test_client()
     fleet = Fleet(systems, seed=len(deployment))
     for index, day in enumerate(days_back(today, days)):
         clock.now = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
@@ -212,19 +215,22 @@ def run(work: Path, systems: int = 40, days: int = 4) -> list[str]:
     today = datetime.now(UTC).date()
     log = []
     tokens = {d: secrets.token_urlsafe(16) for d in BRANCHES}
+    id_keys = {d: secrets.token_hex(32) for d in BRANCHES}  # the receiver's, and the seed's
     urls: dict[str, str] = {}
     servers = []
     server_logs = []
     try:
         for deployment in BRANCHES:
             db = work / f"{deployment}.sqlite3"
-            seed_history(db, deployment, systems, days, today)
+            seed_history(db, deployment, id_keys[deployment], systems, days, today)
             port = receivers.free_port()
             server_log = (work / f"{deployment}.log").open("ab")
             server_logs.append(server_log)
             servers.append(receivers.start(
                 db, port, deployment=deployment, workers=1,
-                env={"ANALYTICS_EXPORT_TOKEN": tokens[deployment]}, log=server_log,
+                env={"ANALYTICS_EXPORT_TOKEN": tokens[deployment],
+                     "ANALYTICS_ID_KEY": id_keys[deployment]},
+                log=server_log,
             ))  # fmt: skip
             urls[deployment] = f"http://127.0.0.1:{port}/"
             receivers.wait_healthy(urls[deployment], servers[-1])
