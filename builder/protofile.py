@@ -103,8 +103,9 @@ def parse(text: str) -> Message:
     return top[0]
 
 
-def read(path: Path = PROTO_PATH) -> Message:
+def read(path: Path | None = None) -> Message:
     """The message of ``proto/analytics.proto`` (or ``path``); ProtoError names the file."""
+    path = PROTO_PATH if path is None else path
     try:
         return parse(path.read_text(encoding="utf-8"))
     except ProtoError as exc:

@@ -475,10 +475,10 @@ def published(f: Facts) -> str:
             " API are drawn from them only. So they hold only the names of the reviewed"
             f' components below, every other name counted under "{OTHER}", and no count below'
             f" the deployment's minimum: {f.min_count['prod']} systems on prod,"
-            f" {f.min_count['dev']} on dev (this site: {f.deployment}, {k}). A smaller count is"
-            f' folded by its metric\'s rule above, most often summed under "{OTHER}", which'
-            " names nothing; the totals of systems stay exact. A file that breaks these rules"
-            " is refused by the checks and by the build."
+            f" {f.min_count['dev']} on dev. This site ({f.deployment}) publishes no count below"
+            f" {k}. A smaller count is folded by its metric's rule above, most often summed"
+            f' under "{OTHER}", which names nothing; the totals of systems stay exact. A file'
+            " that breaks these rules is refused by the checks and by the build."
         )
     )
 
@@ -521,12 +521,12 @@ def keyed_hash(f: Facts) -> str:
         )
     ) + para(
         esc(
-            "A leaked database (without the key) shows, per hash, the days it reported and"
-            f" the reports of the last {days(f.retention_days)}: components and versions,"
-            " PostgreSQL version and the counts above. It does not show which installation a"
-            " hash belongs to: pulpcore logs its own system id, but without the key no one can"
-            " compute the hash from it. With the key as well, someone who also has an"
-            " installation's system id could find that installation's recent reports."
+            "A leaked database (without the key) shows, per hash, the first and the last day"
+            f" it reported and its reports of the last {days(f.retention_days)}: components and"
+            " versions, PostgreSQL version and the counts above. It does not show which"
+            " installation a hash belongs to: pulpcore logs its own system id, but without the"
+            " key no one can compute the hash from it. With the key as well, someone who also"
+            " has an installation's system id could find that installation's recent reports."
         )
     )
 
