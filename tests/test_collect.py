@@ -121,6 +121,11 @@ def test_every_top_level_field_says_since_when_and_which_proposal(page: str) -> 
             assert f"no proposal: {approval.no_proposal}" in said, name
         else:
             assert f'href="{html.escape(approval.proposal)}"' in cells[name], name
+    for top in protofile.read().fields:
+        readers = [m for m in METRICS if top.name in {p.split(".")[0] for p in collect.reads(m)}]
+        anchors = re.findall(r'<a href="#metric-([a-z_]+)">', cells[top.name])
+        assert anchors == [m.key for m in readers], top.name
+        assert ("Not summarized." in text(cells[top.name])) == (not readers), top.name
     assert "Sent since" not in text(cells["online_workers.hosts"])  # its message's origin
     assert "Sent since pulpcore 3.22;" in text(cells["postgresql_version"])
     assert "Sent since pulpcore 3.23;" in text(cells["rbac_stats"])
@@ -304,8 +309,9 @@ def test_every_text_is_escaped() -> None:
     )
     markdown = collect.page_markdown(facts(message=message, metrics=(backend,)))
     assert hostile not in markdown
-    # the comment, the example, the title, and the reason with the field and with the metric
-    assert markdown.count(html.escape(hostile)) == 5
+    # the comment, the example, the title with the metric and in the field's "Summarized in",
+    # and the reason with the field and with the metric
+    assert markdown.count(html.escape(hostile)) == 6
 
 
 def test_the_dev_site_states_its_own_minimum() -> None:

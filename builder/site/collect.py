@@ -320,7 +320,7 @@ def field_rows(f: Facts) -> list[list[str]]:
                 approval = approvals(f, field.name)[0]
                 what += (
                     f'<br><span class="pa-field-origin">Sent since pulpcore {esc(approval.since)};'
-                    f" {approval_html(approval)}</span>"
+                    f" {approval_html(approval)}. {summarized_in(f, field.name)}</span>"
                 )
             rows.append(
                 [
@@ -335,6 +335,15 @@ def field_rows(f: Facts) -> list[list[str]]:
 
     walk(f.message.fields, "", "")
     return rows
+
+
+def summarized_in(f: Facts, top: str) -> str:
+    """Links to the metrics that read a top-level field, or "Not summarized"."""
+    readers = [m for m in f.metrics if any(p.split(".")[0] == top for p in reads(m))]
+    if not readers:
+        return "Not summarized."
+    links = (f'<a href="#metric-{esc(m.key)}">{esc(m.title)}</a>' for m in readers)
+    return "Summarized in: " + ", ".join(links) + "."
 
 
 def metric_html(metric: Metric, known: Mapping[str, str]) -> str:
