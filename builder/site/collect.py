@@ -320,7 +320,8 @@ def field_rows(f: Facts) -> list[list[str]]:
                 approval = approvals(f, field.name)[0]
                 what += (
                     f'<br><span class="pa-field-origin">Sent since pulpcore {esc(approval.since)};'
-                    f" {approval_html(approval)}. {summarized_in(f, field.name)}</span>"
+                    f" {approval_html(approval)}{stop(approval)} {summarized_in(f, field.name)}"
+                    "</span>"
                 )
             rows.append(
                 [
@@ -335,6 +336,11 @@ def field_rows(f: Facts) -> list[list[str]]:
 
     walk(f.message.fields, "", "")
     return rows
+
+
+def stop(approval: Approval) -> str:
+    """The full stop after :func:`approval_html`, unless its reason has one."""
+    return "" if approval.proposal is None and approval.no_proposal.endswith(".") else "."
 
 
 def summarized_in(f: Facts, top: str) -> str:
