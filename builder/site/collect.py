@@ -57,11 +57,11 @@ DEV_SITE = "https://dev.analytics.pulpproject.org/"
 # how settings are given (docs/admin/guides/configure-pulp/: a settings file, or PULP_<NAME>).
 PULPCORE_SETTINGS = "https://pulpproject.org/pulpcore/docs/admin/reference/settings/#analytics"
 PULPCORE_CONFIGURE = "https://pulpproject.org/pulpcore/docs/admin/guides/configure-pulp/"
-# Foreman's installer: foreman_proxy_content's parameter "pulpcore_telemetry: Enable upload of
-# anonymous usage data to https://analytics.pulpproject.org/" defaults to false.
-FOREMAN_PARAMETER = (
-    "https://github.com/theforeman/puppet-foreman_proxy_content/blob/master/manifests/init.pp"
-)
+# Foreman's installer: in theforeman/puppet-foreman_proxy_content, manifests/init.pp, the
+# parameter "$pulpcore_telemetry: Enable upload of anonymous usage data to
+# https://analytics.pulpproject.org/" is "Boolean $pulpcore_telemetry = false"; foremanctl's
+# issue #58 "Disable pulpcore analytics" says "We do that in puppet pulpcore".
+FOREMAN_PARAMETER = "https://github.com/theforeman/puppet-foreman_proxy_content"
 
 
 class CollectError(SiteError):
@@ -586,7 +586,8 @@ def not_counted(f: Facts) -> str:
             " among them Foreman and Katello, whose installer sets it off unless"
             " asked ("
         ),
-        link(FOREMAN_PARAMETER, "its pulpcore_telemetry parameter"),
+        link(FOREMAN_PARAMETER, "foreman_proxy_content"),
+        esc("'s pulpcore_telemetry parameter, false by default"),
         esc(
             "). So the installations seen here are biased towards those that run Pulp on its"
             " own, and the figures say more about them than about Pulp's users as a whole."
