@@ -15,10 +15,15 @@ deployment's minimum, no unreviewed component name): ``small_cells`` is one of t
 below, or None for the default of its aggregate (:func:`default_small_cells`).
 ``builder.summaries.publish`` applies the rule when a summary is written and checks it when a
 summary file is read.
+
+Each metric also says why it may be collected (SPEC §8): ``approval`` names the reviewed
+proposal that approved its field(s), or says why there is none, and the first pulpcore release
+that sends them. The site's "What we collect" page (``builder.site.collect``) shows both.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 RBAC_MEASURES = ("users", "groups", "domains", "custom_access_policies", "custom_roles")
@@ -185,6 +190,100 @@ def default_small_cells(aggregate: Aggregate) -> SmallCells:
     return FoldSmall()
 
 
+RELEASE = re.compile(r"[1-9][0-9]*\.(?:0|[1-9][0-9]*)")  # a pulpcore X.Y
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Why a field may be collected: the proposal that approved it, and since when it is sent.
+
+    ``proposal`` is the public URL of the reviewed proposal; where none exists it is None and
+    ``no_proposal`` says why, in a sentence for readers (never a made-up URL). ``since`` is the
+    pulpcore X.Y whose releases first sent the field(s) to analytics.pulpproject.org. The
+    evidence for both is a comment beside each use.
+    """
+
+    proposal: str | None
+    since: str
+    no_proposal: str = ""
+
+    def __post_init__(self) -> None:
+        if self.proposal is None and not self.no_proposal.strip():
+            raise ValueError("an approval without a proposal must say why in no_proposal")
+        if self.proposal is not None and self.no_proposal:
+            raise ValueError("an approval has a proposal URL or a reason for none, not both")
+        if self.proposal is not None and not re.fullmatch(r"https://\S+", self.proposal):
+            raise ValueError(f"proposal {self.proposal!r} is not an https:// URL")
+        if not RELEASE.fullmatch(self.since):
+            raise ValueError(f"since {self.since!r} is not a pulpcore X.Y release")
+
+
+# -- where each field comes from (evidence in the comments) ---------------------------------
+#
+# pulpcore's analytics code (pulp/pulpcore PR #2118, "Create systemID and post telemetry data
+# for devs", merged June 2022) first posted only from development builds, to the dev site (the
+# analytics working group's notes, https://hackmd.io/@pulp/telemetry_notes, 2022-06-16: "pulpcore
+# will post only to the dev site, and only if the user has a .dev installation"). Releases
+# began posting with pulpcore 3.21.0 (2022-09-08; CHANGES: "Introduces anonymous telemetry data
+# posting to https://analytics.pulpproject.org/ ... #3115"), with fields 1-4.
+
+# Fields 2-4 (online content apps and workers, processes and hosts; components and versions):
+# "Proposal: gather /status/ telemetry" of the analytics working group, asking "What specific
+# plugin-versions are in use?" and how many content apps and workers, on how many hosts, run.
+STATUS = Approval(proposal="https://hackmd.io/@pulp/telemetry_status", since="3.21")
+
+# Field 5 (postgresql_version): pulp/pulpcore issue #3396 "Gather postgresql version metric
+# collection ... consistent with this proposal" links it; PR #3397. CHANGES 3.22.0 (2022-12-18):
+# "The postgresql version is now included in analytics data posted ... #3396".
+POSTGRESQL = Approval(proposal="https://hackmd.io/zJ1dJe8qQtmzr0JiM1jptw", since="3.22")
+
+# Field 6 (rbac_stats): pulp/pulpcore issue #3639 "analytics.pulpproject.org should collect
+# statistics about RBAC usage: The proposed metrics are outlined here" links the proposal,
+# pulp/analytics.pulpproject.org issue #84; PR #3640 (opened 2023-03-07) waited for Domains,
+# which came with pulpcore 3.23 (pulp_file raised its pulpcore floor to 3.23 "need domain
+# support" on 2023-03-22). The old site charts RBAC counts from 2023-03-10 on (its index.html).
+# No changelog line names the release: 3.23 is the first X.Y with both, not a quoted entry.
+RBAC = Approval(
+    proposal="https://github.com/pulp/analytics.pulpproject.org/issues/84", since="3.23"
+)
+
+# Summaries this project added over fields already sent (the components, the workers and
+# content apps of STATUS, so since 3.21 too): no proposal was written for them. A new summary of
+# a field can be proposed like a new field (.github/ISSUE_TEMPLATE/metric-proposal.md).
+DERIVED = Approval(
+    proposal=None,
+    since="3.21",
+    no_proposal="A newer summary of fields approved with the /status/ proposal; it had no"
+    " proposal of its own.",
+)
+
+
+@dataclass(frozen=True)
+class Unsummarized:
+    """A field of ``proto/analytics.proto`` that no metric reads: why it is sent anyway."""
+
+    approval: Approval
+    use: str  # what the receiver does with it, for readers
+
+
+# Fields no metric reads. A field of the .proto in neither a metric nor here stops the site's
+# build ("What we collect" lists every field), so a new field cannot go undocumented.
+UNSUMMARIZED: dict[str, Unsummarized] = {
+    # Sent since the first release that posted (above); no metric proposal covers it: it came
+    # with pulpcore's first analytics code (PR #2118) as the installation's random SystemID.
+    "system_id": Unsummarized(
+        Approval(
+            proposal=None,
+            since="3.21",
+            no_proposal="Part of pulpcore's first analytics code, to count each installation"
+            " once a day; never published.",
+        ),
+        "Counts each installation once a day and gives its age (days since its first report)."
+        " Replaced at rest by a keyed hash, and never published.",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Chart:
     """One chart on the site: a transform of ``builder.site.charts`` and where its data goes.
@@ -206,6 +305,7 @@ class Metric:
     key: str  # the key in each summary file; never renamed once published
     title: str
     aggregate: Aggregate
+    approval: Approval  # the proposal of its field(s), and since when pulpcore sends them
     charts: tuple[Chart, ...] = ()
     persistent_only: bool = True  # count only systems older than the persistence threshold
     required: bool = False  # every summary file has it (True only for the original metrics)
@@ -248,6 +348,7 @@ METRICS: tuple[Metric, ...] = (
         key="xy_component",
         title="Component versions (X.Y)",
         aggregate=Versions("components", parts=2),
+        approval=STATUS,
         charts=(
             Chart(
                 kind="versions_over_time",
@@ -263,6 +364,7 @@ METRICS: tuple[Metric, ...] = (
         key="xyz_component",
         title="Component versions (X.Y.Z)",
         aggregate=Versions("components"),
+        approval=STATUS,
         charts=(
             Chart(
                 kind="versions_over_time",
@@ -278,6 +380,7 @@ METRICS: tuple[Metric, ...] = (
         key="postgresql_version",
         title="PostgreSQL versions",
         aggregate=CountBy("postgresql_version"),
+        approval=POSTGRESQL,
         charts=(
             Chart(
                 kind="newest_pie",
@@ -294,6 +397,7 @@ METRICS: tuple[Metric, ...] = (
         key="online_workers",
         title="Online workers",
         aggregate=MeanOf("online_workers", ("processes", "hosts")),
+        approval=STATUS,
         charts=(_means_chart("worker", "Online workers"),),
         small_cells=NullMean(),
         required=True,
@@ -302,6 +406,7 @@ METRICS: tuple[Metric, ...] = (
         key="online_content_apps",
         title="Online content apps",
         aggregate=MeanOf("online_content_apps", ("processes", "hosts")),
+        approval=STATUS,
         charts=(_means_chart("content_app", "Online content apps"),),
         small_cells=NullMean(),
         required=True,
@@ -310,6 +415,7 @@ METRICS: tuple[Metric, ...] = (
         key="rbac_stats",
         title="RBAC usage",
         aggregate=CountEach("rbac_stats", RBAC_MEASURES),
+        approval=RBAC,
         charts=(
             Chart(
                 kind="buckets_over_time",
@@ -325,6 +431,7 @@ METRICS: tuple[Metric, ...] = (
         key="core_xy_by_component",
         title="pulpcore versions among systems running each component",
         aggregate=VersionsAlongside("components", of="core", parts=2),
+        approval=DERIVED,
         charts=(
             Chart(
                 kind="versions_over_time",
@@ -343,6 +450,7 @@ METRICS: tuple[Metric, ...] = (
         key="online_workers_buckets",
         title="Online workers by bucket",
         aggregate=CountBuckets("online_workers", ("processes", "hosts")),
+        approval=DERIVED,
         charts=(_percentiles_chart("worker", "Online workers", "worker"),),
         small_cells=MergeBuckets(),
         follows="online_workers",
@@ -351,6 +459,7 @@ METRICS: tuple[Metric, ...] = (
         key="online_content_apps_buckets",
         title="Online content apps by bucket",
         aggregate=CountBuckets("online_content_apps", ("processes", "hosts")),
+        approval=DERIVED,
         charts=(_percentiles_chart("content_app", "Online content apps", "content app"),),
         small_cells=MergeBuckets(),
         follows="online_content_apps",

@@ -2,9 +2,9 @@
 
 Every page must draw each of its charts with data, with no console error, no request to any
 other host and no script from the data; views round-trip through the URL; legends and values
-work from the keyboard; dark mode redraws the charts; axe-core finds no violation on desktop
-or phone, light or dark; touch targets are at least 44 px on phones. Saves
-test-artifacts/overview.png.
+work from the keyboard; dark mode redraws the charts; every page links "What we collect" from
+its footer and navigation; axe-core finds no violation on desktop or phone, light or dark;
+touch targets are at least 44 px on phones. Saves test-artifacts/overview.png.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 import pytest
 
 from bench.site import page_paths
+from builder.components import COMPONENTS
+from builder.metrics import METRICS
 from builder.site.pages import ROOT, build_site
 from tests.browser import chromium, serve, wait_drawn
 from tests.test_site import XSS_NAME, XSS_VERSION, write_sample
@@ -613,6 +615,43 @@ def test_the_filter_box_filters_the_components(watched: Watched) -> None:
     assert caption.endswith(": 3 components")  # the caption keeps the whole count
 
 
+def test_what_we_collect_is_reachable_from_every_page(watched: Watched, built: Path) -> None:
+    """Every page's footer and navigation link the page; it renders, its tables readable."""
+    target = watched.base + "what-we-collect/"
+    page = watched.page
+    every = page_paths(built)
+    for path in every:
+        page.goto(watched.base + path, wait_until="domcontentloaded")
+        footer = page.locator(".md-copyright a", has_text="What we collect")
+        assert footer.evaluate("(a) => a.href") == target, path
+        nav = page.locator(".md-sidebar--primary a.md-nav__link", has_text="What we collect")
+        assert nav.evaluate("(a) => a.href") == target, path
+    # From a page with charts, by the footer; from a table page on a phone, by the menu.
+    watched.open("components/core/")
+    page.locator(".md-copyright a", has_text="What we collect").click()
+    page.wait_for_url(target)
+    wait_drawn(page)
+    assert page.title() == "What we collect - Pulp analytics"
+    assert page.locator("#pa-fields tbody tr").count() == 17
+    assert page.locator("section.pa-metric").count() == len(METRICS)
+    assert page.locator("#pa-reviewed tbody tr").count() == len(COMPONENTS)
+    assert (
+        page.locator("#turning-it-off + .pa-collect")
+        .inner_text()
+        .startswith("Set ANALYTICS = False")
+    )
+    phone = watched.context.browser.new_context(viewport={"width": 390, "height": 844})
+    small = phone.new_page()
+    small.on("console", lambda m: m.type == "error" and watched.errors.append(m.text))
+    small.goto(watched.base + "tables/plugin_stats/core/")
+    wait_drawn(small)
+    small.locator("label.md-header__button[for='__drawer']").click()
+    small.locator(".md-nav--primary a.md-nav__link", has_text="What we collect").click()
+    small.wait_for_url(target)
+    assert small.locator("#pa-fields").is_visible()
+    phone.close()
+
+
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # On a desktop and a phone, light and dark: a page of each kind, and one table page per kind
 # of chart (table pages share a template). Every other page: on a desktop, light.
@@ -623,6 +662,7 @@ AXE_PAGES = (
     "deployments/",
     "rbac/",
     "about/",
+    "what-we-collect/",
     "tables/plugin_stats/core/",
     "tables/deployment_stats/worker/",
     "tables/postgresql_versions/",

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 
 from builder import metrics
-from builder.metrics import Chart, CountBy, Metric
+from builder.metrics import RBAC, Chart, CountBy, Metric
 from builder.site import pages
 from builder.site.pages import build_site
 from builder.summaries import publish, summarize, summary
@@ -27,6 +27,7 @@ NEW = Metric(
     key="custom_roles_count",
     title="Custom roles",
     aggregate=CountBy("rbac_stats.custom_roles"),
+    approval=RBAC,
     charts=(Chart(kind="newest_pie", data="custom_roles.json", title="Custom roles"),),
 )
 

@@ -17,6 +17,7 @@ from builder import buckets, components, metrics
 from builder.components import OTHER
 from builder.metrics import (
     METRICS,
+    Approval,
     CountBuckets,
     CountBy,
     CountEach,
@@ -340,9 +341,16 @@ EXACT = Metric(
     key="storage_backend",
     title="Storage backends",
     aggregate=CountBy("storage_backend"),
+    approval=Approval(proposal="https://example.org/proposals/storage", since="3.90"),
     small_cells=Exact("one of a handful of class names that ship with pulpcore"),
 )
-WRONG = Metric(key="odd", title="Odd", aggregate=CountBy("odd"), small_cells=NullMean())
+WRONG = Metric(
+    key="odd",
+    title="Odd",
+    aggregate=CountBy("odd"),
+    approval=Approval(proposal=None, since="3.90", no_proposal="A test metric."),
+    small_cells=NullMean(),
+)
 
 
 def test_an_exact_metric_is_published_as_counted_and_says_why(

@@ -14,7 +14,7 @@ import pytest
 
 from builder import components
 from builder.components import Component
-from builder.metrics import METRICS, Chart, CountBy, Metric, metric
+from builder.metrics import METRICS, Approval, Chart, CountBy, Metric, metric
 from builder.site import charts
 from builder.site.pages import (
     ROOT,
@@ -714,6 +714,7 @@ def test_a_new_metric_with_a_known_chart_kind_needs_no_site_change(
         key="python_version",
         title="Python versions",
         aggregate=CountBy("python_version"),
+        approval=Approval(proposal=None, since="3.30", no_proposal="A test metric."),
         charts=(Chart(kind="newest_pie", data="python_versions.json", title="Python versions"),),
     )
     monkeypatch.setattr("builder.site.pages.METRICS", (*METRICS, new))

@@ -78,7 +78,10 @@ UNITS = (("0", "Count"), ("1", "Percent"))
 MINUS = "\u2212"
 KEY_TITLES = {"postgresql": "PostgreSQL version"}
 # Top-level names a metric page must not take: hand-written pages and generated folders.
-RESERVED = ("index", "about", "components", "data", "assets", "tables", "404", "sitemap", "search")
+RESERVED = (
+    "index", "about", "components", "data", "assets", "tables", "404", "sitemap", "search",
+    "what-we-collect",
+)  # fmt: skip
 SAFE_NAME = re.compile(r"[a-z0-9_]{1,64}")
 DATA_PATH = re.compile(r"[a-z0-9_]+(?:[./-][a-z0-9_]+)*\.json")
 PER_COMPONENT = (Versions, VersionsAlongside)  # aggregates charted on each component's page

@@ -3,9 +3,10 @@
 ``on_config`` reads the summaries and plans the pages (``builder.site.pages.plan_site``) and the
 navigation, and sets what the footer shows (the newest day, the commit); ``on_files`` adds the
 generated pages (the table pages outside the navigation), every chart's JSON and CSV file under
-``data/``, the public JSON API under ``api/v1/`` (``builder.site.api``), and Chart.js with its
-date adapter from ``node_modules``; ``on_page_content`` puts each page's figures and tables
-where its Markdown has ``<!-- pulp-analytics -->`` (or at the end).
+``data/``, the public JSON API under ``api/v1/`` (``builder.site.api``), the "What we collect"
+page (``builder.site.collect``), and Chart.js with its date adapter from ``node_modules``;
+``on_page_content`` puts each page's figures and tables where its Markdown has
+``<!-- pulp-analytics -->`` (or at the end).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page as MkDocsPage
 from mkdocs.utils import get_relative_url
 
-from builder.site import api, charts
+from builder.site import api, charts, collect
 from builder.site.pages import (
     KNOWN_COMPONENTS,
     OVERVIEW,
@@ -141,6 +142,10 @@ class AnalyticsPlugin(BasePlugin[AnalyticsConfig]):  # type: ignore[no-untyped-c
             files.append(File.generated(config, target, abs_src_path=str(source)))
         for path, text in self.api_files.items():
             files.append(File.generated(config, path, content=text))
+        if files.get_file_from_path(collect.SRC) is None:
+            links = collect.Links(self.config.repository, self.branch())
+            text = collect.page_markdown(collect.facts(self.config.deployment, links))
+            files.append(File.generated(config, collect.SRC, content=text))
         return files
 
     def on_page_content(
