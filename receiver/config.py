@@ -31,6 +31,8 @@ KEYS = (
     "ID_KEY_FILE",
     "SYSTEM_LIFETIME_DAYS",
 )  # every setting; the README documents each
+# Defaults of the day-count settings, in one place: the site's "What we collect" page states them.
+DEFAULTS = {"RETENTION_DAYS": 14, "MAX_KEEP_DAYS": 60, "SYSTEM_LIFETIME_DAYS": 400}
 REQUEST_CLOCK = "request-date"  # CLOCK value: take each submission's day from its Date header
 DEPLOYMENTS = ("prod", "dev")
 
@@ -95,7 +97,7 @@ def load_settings(
         database=Path(database),
         deployment=deployment,
         collect_dev_systems=_bool(raw, "COLLECT_DEV_SYSTEMS", deployment == "dev"),
-        retention_days=_positive_int(raw, "RETENTION_DAYS", 14),
+        retention_days=_positive_int(raw, "RETENTION_DAYS", DEFAULTS["RETENTION_DAYS"]),
         export_token=_optional_str(raw, "EXPORT_TOKEN"),
         clock=_clock(None if request_clock else raw.get("CLOCK")),
         request_clock=request_clock,
@@ -103,10 +105,12 @@ def load_settings(
         site_dir=_optional_dir(raw, "SITE_DIR"),
         synchronous=_choice(raw, "SYNCHRONOUS", ("normal", "full"), "normal").upper(),
         read_timeout=_positive_int(raw, "READ_TIMEOUT", 10),
-        max_keep_days=_positive_int(raw, "MAX_KEEP_DAYS", 60),
+        max_keep_days=_positive_int(raw, "MAX_KEEP_DAYS", DEFAULTS["MAX_KEEP_DAYS"]),
         id_key=_optional_str(raw, "ID_KEY"),
         id_key_file=_optional_path(raw, "ID_KEY_FILE"),
-        system_lifetime_days=_positive_int(raw, "SYSTEM_LIFETIME_DAYS", 400),
+        system_lifetime_days=_positive_int(
+            raw, "SYSTEM_LIFETIME_DAYS", DEFAULTS["SYSTEM_LIFETIME_DAYS"]
+        ),
     )
 
 

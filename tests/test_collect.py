@@ -182,12 +182,11 @@ def test_retention_lifetime_and_minimums_as_the_code_defines_them(page: str) -> 
 
 
 def test_the_page_states_the_receivers_own_defaults(tmp_path: Path) -> None:
-    """The receiver's settings with nothing set: what the page says it keeps. Settings the
-    receiver does not have yet (SYSTEM_LIFETIME_DAYS, SPEC §3) are the SPEC's default."""
+    """The receiver's settings with nothing set: what the page says it keeps (SPEC §3)."""
     settings = load_settings({}, tmp_path, environ={})
     assert collect.receiver_default("RETENTION_DAYS") == settings.retention_days == 14
-    assert collect.receiver_default("MAX_KEEP_DAYS") == settings.max_keep_days
-    lifetime: Any = getattr(settings, "system_lifetime_days", 400)
+    assert collect.receiver_default("MAX_KEEP_DAYS") == settings.max_keep_days == 60
+    lifetime = settings.system_lifetime_days
     assert collect.receiver_default("SYSTEM_LIFETIME_DAYS") == lifetime == 400
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from builder import components as reviewed
 from builder import protofile
@@ -45,11 +44,6 @@ from builder.summaries.summarize import DEFAULT_MIN_AGE
 SRC = "what-we-collect.md"
 TITLE = "What we collect"
 
-# The receiver's defaults, as receiver/config.py sets them (RETENTION_DAYS, MAX_KEEP_DAYS) or as
-# SPEC §3 fixes them (SYSTEM_LIFETIME_DAYS). The page takes receiver.config.DEFAULTS[key] when
-# the receiver exposes that table; tests/test_collect.py checks these against the receiver's
-# real settings, so the page cannot state a default the receiver does not have.
-RECEIVER_DEFAULTS = {"RETENTION_DAYS": 14, "MAX_KEEP_DAYS": 60, "SYSTEM_LIFETIME_DAYS": 400}
 
 SITE = "https://analytics.pulpproject.org/"
 DEV_SITE = "https://dev.analytics.pulpproject.org/"
@@ -105,14 +99,10 @@ class Facts:
 
 
 def receiver_default(key: str) -> int:
-    """The receiver's default for setting ``key``: ``receiver.config.DEFAULTS[key]`` when the
-    receiver has that table, else :data:`RECEIVER_DEFAULTS`."""
-    from receiver import config
+    """The receiver's default for setting ``key`` (``receiver.config.DEFAULTS``)."""
+    from receiver.config import DEFAULTS
 
-    table: Any = getattr(config, "DEFAULTS", None)
-    if isinstance(table, Mapping) and isinstance(table.get(key), int):
-        return int(table[key])
-    return RECEIVER_DEFAULTS[key]
+    return DEFAULTS[key]
 
 
 def facts(deployment: str = "prod", links: Links = Links()) -> Facts:
