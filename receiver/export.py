@@ -97,8 +97,6 @@ def day_lines(day: str) -> Response | tuple[Response, int]:
     now = now_utc()
     compress = wants_gzip()
     headers = {"Vary": "Accept-Encoding"} | ({"Content-Encoding": "gzip"} if compress else {})
-    if request.method == "HEAD":  # the headers alone: no line is read, nothing is fetched
-        return Response(mimetype="application/x-ndjson", headers=headers)
 
     def chunks() -> Iterator[bytes]:
         conn = store.connect(path)

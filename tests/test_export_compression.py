@@ -17,6 +17,7 @@ import tracemalloc
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from receiver import create_app
 from tests.conftest import AUTH, ID_KEY, TOKEN, Clock, serving
 from tests.exports import export_app, submission
 from tests.test_export_and_retention import fetched, post_days
+from tests.test_nginx import nginx_in_front
 from tests.test_summarize import GOLDEN, cli, files, fleet_history
 
 GZIP = {**AUTH, "Accept-Encoding": "gzip"}
@@ -257,18 +259,30 @@ def summarize_large(out: Path, *source: str) -> str:
     return output
 
 
-@pytest.mark.slow
-def test_the_real_server_streams_a_large_day_compressed_in_chunks(
-    large_db: Path, large_systems: int, tmp_path: Path
-) -> None:
+@contextmanager
+def real_receiver(db: Path, folder: Path, behind_nginx: bool) -> Iterator[int]:
+    """``pulp-analytics serve`` on ``db`` (its clock the morning after the large day), alone
+    or behind deploy/nginx.conf; yields the port a client talks to."""
     port = receivers.free_port()
-    env = {
-        "ANALYTICS_EXPORT_TOKEN": TOKEN,
-        "ANALYTICS_CLOCK": "2026-11-28T06:00:00+00:00",
-    }
-    server = receivers.start(large_db, port, deployment="prod", env=env)
+    env = {"ANALYTICS_EXPORT_TOKEN": TOKEN, "ANALYTICS_CLOCK": "2026-11-28T06:00:00+00:00"}
+    server = receivers.start(db, port, deployment="prod", env=env)
     try:
         receivers.wait_healthy(f"http://127.0.0.1:{port}/", server)
+        if behind_nginx:
+            with nginx_in_front(port, folder) as front:
+                yield front
+        else:
+            yield port
+    finally:
+        receivers.stop(server)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("behind_nginx", [False, True], ids=["gunicorn", "behind-nginx"])
+def test_the_real_server_streams_a_large_day_compressed_in_chunks(
+    large_db: Path, large_systems: int, tmp_path: Path, behind_nginx: bool
+) -> None:
+    with real_receiver(large_db, tmp_path, behind_nginx) as port:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.request("GET", f"/export/{LARGE_DAY}.jsonl", headers=GZIP)
         response = conn.getresponse()
@@ -281,8 +295,6 @@ def test_the_real_server_streams_a_large_day_compressed_in_chunks(
         conn.close()
         assert lines == large_systems
         output = summarize_large(tmp_path / "gzip", "--source", f"http://127.0.0.1:{port}")
-    finally:
-        receivers.stop(server)
     summarize_large(tmp_path / "local", "--db", str(large_db))
     assert files(tmp_path / "gzip") == files(tmp_path / "local")
     assert len(files(tmp_path / "local")) == 1
