@@ -13,12 +13,13 @@ import http.client
 import json
 import shutil
 import sqlite3
-import tracemalloc
+import subprocess
+import sys
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,8 @@ from bench.summarize import build_db
 from builder.devtools import receivers
 from builder.summaries.sources import HttpSource, SourceError
 from builder.summaries.summarize import summarize
-from receiver import create_app
-from tests.conftest import AUTH, ID_KEY, TOKEN, Clock, serving
+from tests.conftest import AUTH, TOKEN, Clock, serving
+from tests.export_memory import large_app, rows_of_the_day
 from tests.exports import export_app, submission
 from tests.test_export_and_retention import fetched, post_days
 from tests.test_nginx import nginx_in_front
@@ -240,15 +241,6 @@ def large_systems(large_template: Path) -> int:
     return count
 
 
-def large_app(db: Path) -> Flask:
-    """A prod receiver on ``db`` whose clock says the large day is complete."""
-    clock = Clock(datetime(2026, 11, 28, 6, tzinfo=UTC))
-    return create_app(
-        {"DATABASE": db, "CLOCK": clock, "EXPORT_TOKEN": TOKEN, "ID_KEY": ID_KEY,
-         "DEPLOYMENT": "prod", "TESTING": True}
-    )  # fmt: skip
-
-
 def summarize_large(out: Path, *source: str) -> str:
     code, output = cli(
         "summarize", *source, "--summaries", str(out), "--deployment", "prod",
@@ -319,33 +311,17 @@ def test_a_compressed_day_counts_as_fetched_only_once_it_was_sent_whole(
     assert fetched(client) == {str(LARGE_DAY): True}
 
 
-def peak_while(work: Callable[[], int]) -> tuple[int, int]:
-    """(what ``work`` returns, the most memory Python held meanwhile, in bytes)."""
-    tracemalloc.start()
-    try:
-        result = work()
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def rows_of_the_large_day(source: HttpSource) -> int:
-    with source.day(LARGE_DAY) as rows:
-        count: int = rows.conn.execute(f"SELECT count(*) FROM {rows.relation}").fetchone()[0]
-        return count
-
-
 @pytest.mark.slow
 def test_memory_does_not_grow_with_the_day(large_db: Path, large_systems: int) -> None:
     """Sending and receiving the day's 11 MB of lines holds a small part of them at any moment,
-    on both sides (the receiver runs in this process too, so both are measured): a few
-    hundred lines on their way, zlib's window and buffers."""
-    with serving(large_app(large_db)) as url:
-        source = HttpSource(url, TOKEN, retries=0)
-        count, peak = peak_while(lambda: rows_of_the_large_day(source))
-    assert count == large_systems
-    assert source.decoded > 10_000_000 and source.received < source.decoded / 5
-    assert peak < min(4_000_000, source.decoded / 3), f"{peak:,} bytes at the peak"
+    on both sides (measured in a process of its own: tests/export_memory.py): a few hundred
+    lines on their way, zlib's window and buffers."""
+    probe = [sys.executable, "-m", "tests.export_memory", str(large_db)]
+    measured = json.loads(subprocess.run(probe, check=True, capture_output=True).stdout)
+    assert measured["rows"] == large_systems
+    assert measured["decoded"] > 10_000_000 and measured["received"] < measured["decoded"] / 5
+    peak = measured["peak"]
+    assert peak < min(4_000_000, measured["decoded"] / 3), f"{peak:,} bytes at the peak"
 
 
 def cut_after(budget: int, app: Callable[..., Any], times: int, drop: bool) -> Callable[..., Any]:
@@ -389,7 +365,7 @@ def test_a_gzip_stream_cut_midway_is_fetched_again_never_half_loaded(
     app = large_app(large_db)
     with serving(cut_after(200_000, app.wsgi_app, times=2, drop=drop)) as url:
         source = HttpSource(url, TOKEN, backoff=0.01)
-        assert rows_of_the_large_day(source) == large_systems  # the cut attempts left no row
+        assert rows_of_the_day(source) == large_systems  # the cut attempts left no row
     retried = [line for line in capsys.readouterr().out.splitlines() if "retrying" in line]
     assert len(retried) == 2
     if not drop:
