@@ -1,8 +1,8 @@
 """``make bench``: every benchmark in turn, one JSON object each; BENCHMARKS.md records them.
 
-    python -m bench [receiver] [slowclients] [summarize] [migrate] [site] [legacy]
+    python -m bench [receiver] [slowclients] [summarize] [migrate] [site] [legacy] [night]
 
-With no names, runs all six. They take a few minutes (building the 1,000,000-submission
+With no names, runs all seven. They take a few minutes (building the 1,000,000-submission
 databases and the legacy fixture the first time takes a few minutes more; they are cached in
 .bench/).
 """
@@ -19,6 +19,7 @@ SUITES = {
     "migrate": ["bench.migrate"],
     "site": ["bench.site"],
     "legacy": ["bench.legacy"],
+    "night": ["bench.night"],
 }
 
 

@@ -1,10 +1,14 @@
 """Run a command and report its wall time and peak resident memory as JSON.
 
-    python -m bench.peak COMMAND [ARG...]
+    python -m bench.peak [--lines FILE] COMMAND [ARG...]
 
 Linux carries a process's peak RSS across fork and exec, so a command started straight from a
 big benchmark process would report that process's memory. This launcher is a small, fresh
 process, so the figure it reports is the command's own.
+
+With ``--lines FILE``, each line the command prints goes to FILE as JSON with the moment it
+arrived (``time.monotonic()``, the same clock in every process on the machine), so that a
+benchmark can tell when each step of the command ended; without it, the output is dropped.
 """
 
 from __future__ import annotations
@@ -17,8 +21,16 @@ import time
 
 
 def main() -> None:
+    command, lines = sys.argv[1:], None
+    if command[:1] == ["--lines"]:
+        lines, command = command[1], command[2:]
     started = time.perf_counter()
-    child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE if lines else subprocess.DEVNULL)
+    if lines is not None and child.stdout is not None:
+        with open(lines, "w", encoding="utf-8") as out:
+            for line in child.stdout:
+                text = line.decode("utf-8", "replace").rstrip("\n")
+                out.write(json.dumps({"t": time.monotonic(), "line": text}) + "\n")
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
     print(

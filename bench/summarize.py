@@ -31,7 +31,8 @@ DAY = date(2026, 11, 27)
 CACHE = Path(".bench")
 
 
-BENCH_KEY = IdKey(bytes(range(32)))  # a fixed key: the cached database stays valid
+BENCH_SECRET = bytes(range(32))  # a fixed key: the cached database stays valid
+BENCH_KEY = IdKey(BENCH_SECRET)
 
 
 def build_db(path: Path, systems: int, seed: int = 7, *, with_ids: bool = False) -> None:
@@ -104,7 +105,8 @@ def _flush(conn, batch_sys, batch_sub) -> None:  # type: ignore[no-untyped-def]
     batch_sub.clear()
 
 
-def run(systems: int) -> dict[str, object]:
+def cached_db(systems: int) -> Path:
+    """The database of one day of a ``systems``-system fleet, built the first time."""
     db = CACHE / f"summarize-keyed-{systems}.sqlite3"
     if not db.exists():
         CACHE.mkdir(exist_ok=True)
@@ -112,6 +114,11 @@ def run(systems: int) -> dict[str, object]:
         print(f"building {db} ({systems} submissions)...", file=sys.stderr, flush=True)
         build_db(db, systems)
         print(f"built in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    return db
+
+
+def run(systems: int) -> dict[str, object]:
+    db = cached_db(systems)
     out = Path(tempfile.mkdtemp(prefix="bench-summaries-"))
     command = [
         str(Path(sys.executable).parent / "pulp-analytics"),

@@ -273,7 +273,8 @@ def summarize(
     when its export reports one. Existing files are never overwritten; a day whose raw data is
     no longer kept is an error, never a summary of zero systems. One run at a time per checkout;
     with --commit, valid summary files an earlier run wrote but did not commit are committed
-    too. The last line names the days fetched from the source.
+    too. The last line names the days fetched from the source; with --source, an earlier line
+    says how many bytes came over the wire (the export is asked for gzip-compressed).
 
     Only reviewed component names (builder/components.py) and no count below --min-count are
     written: the rest is summed under "(other)"; systems and persistent_systems stay exact.
@@ -312,6 +313,8 @@ def summarize(
                 ),
                 min_count=min_count,
             )
+            if isinstance(reader, HttpSource) and result.written and reader.transfer():
+                click.echo(reader.transfer())
             if result.skipped:
                 click.echo(f"left {len(result.skipped)} existing summaries untouched")
             if commit and (result.written or earlier):

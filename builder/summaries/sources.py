@@ -5,12 +5,18 @@ row per submission of a day, ``(age_days, data)``, where ``data`` is the submiss
 fields as JSON. The local source reads the receiver's database in place; the HTTP source
 streams the export line by line into a temporary database first. The counting SQL is the same
 for both, so the two always give identical summaries.
+
+The HTTP source asks for the export gzip-compressed (``Accept-Encoding: gzip``) and
+decompresses as the bytes arrive, so neither the compressed nor the plain day is ever held
+whole; a receiver that answers plain text is read as it is.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.client
+import io
 import ipaddress
 import json
 import sqlite3
@@ -18,6 +24,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +34,11 @@ from typing import IO, Any, Protocol
 
 from receiver import store
 
-INSERT_BATCH = 10_000
+INSERT_BATCH = 1_000  # lines per executemany: about 0.5 MB of text held at a time
+READ_BUFFER = 64 * 1024  # bytes read from the socket at a time
+# What a gzip stream that was cut short or damaged raises while it is read: retried like a
+# lost connection (gzip.BadGzipFile is an OSError, retried with those).
+DAMAGED_GZIP = (EOFError, zlib.error)
 
 
 class SourceError(RuntimeError):
@@ -139,6 +150,10 @@ class HttpSource:
     The token goes only to the origin (scheme, host, port) of ``url``: ``https://``, or
     ``http://`` on a loopback address, where it never leaves the machine. A redirect to any
     other origin is refused rather than followed, and a loopback source bypasses proxies.
+
+    Answers are asked for gzip-compressed and decompressed while they stream; ``received``
+    counts the bytes that arrived (compressed, retries included) and ``decoded`` what they
+    held.
     """
 
     def __init__(self, url: str, token: str | None, retries: int = 5, backoff: float = 1.0) -> None:
@@ -154,6 +169,8 @@ class HttpSource:
             handlers.append(urllib.request.ProxyHandler({}))
         self._opener = urllib.request.build_opener(*handlers)
         self._index: Availability | None = None
+        self.received = 0  # bytes of answer bodies as they came over the wire
+        self.decoded = 0  # the same bodies decompressed
 
     def describe(self) -> str:
         return self.base
@@ -165,7 +182,7 @@ class HttpSource:
         return self._index
 
     def _read_index(self) -> Availability:
-        index = self._fetch("/export/", lambda response: json.load(response))
+        index = self._fetch("/export/", lambda body: json.load(body))
         try:
             days = {date.fromisoformat(d["date"]): d for d in index["days"]}
             kept = index["oldest_kept_day"]
@@ -203,22 +220,19 @@ class HttpSource:
             conn.close()
 
     @staticmethod
-    def _load(conn: sqlite3.Connection, response: IO[bytes]) -> int:
+    def _load(conn: sqlite3.Connection, body: Iterable[bytes]) -> int:
         """Stream JSON lines into ``rows``, all or nothing (a retry starts from an empty table).
 
-        A response that ends before its announced length raises IncompleteRead, which the
-        caller retries like a lost connection.
+        An answer cut short raises on the way (IncompleteRead, a gzip stream without its end),
+        and the caller retries it like a lost connection.
         """
         conn.execute("BEGIN")
         try:
             conn.execute("DELETE FROM rows")
             count = 0
-            for batch in _batches(response):
+            for batch in _batches(body):
                 conn.executemany("INSERT INTO rows (data) VALUES (?)", batch)
                 count += len(batch)
-            missing = getattr(response, "length", None)
-            if missing:  # iterating stops quietly at end of stream; the length does not lie
-                raise http.client.IncompleteRead(b"", missing)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -226,13 +240,15 @@ class HttpSource:
         return count
 
     def _fetch(self, path: str, read: Any) -> Any:
-        """GET ``path`` and hand the response to ``read``; retry what may pass, explain the rest."""
+        """GET ``path`` and hand its decoded body to ``read``; retry what may pass, explain
+        the rest."""
         url = self.base + path
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
+        headers = {"Authorization": f"Bearer {self.token}", "Accept-Encoding": "gzip"}
+        request = urllib.request.Request(url, headers=headers)
         for attempt in range(self.retries + 1):
             try:
                 with self._opener.open(request, timeout=60) as response:
-                    return read(response)
+                    return self._read_body(url, response, read)
             except urllib.error.HTTPError as exc:
                 if exc.code < 500 or attempt == self.retries:
                     raise SourceError(_explain(url, exc)) from None
@@ -241,10 +257,43 @@ class HttpSource:
                 if attempt == self.retries:
                     raise SourceError(f"{url}: cannot read the export ({exc})") from None
                 problem = str(exc)
+            except DAMAGED_GZIP as exc:
+                problem = f"the gzip-compressed answer was cut short or damaged ({exc})"
+                if attempt == self.retries:
+                    raise SourceError(f"{url}: {problem}") from None
             delay = self.backoff * 2**attempt
             print(f"{url}: {problem}; retrying in {delay:.0f}s", flush=True)
             time.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _read_body(self, url: str, response: http.client.HTTPResponse, read: Any) -> Any:
+        """``read`` over the body of ``response``, decompressed as it streams when gzip;
+        whatever arrived is counted, even when the answer breaks off."""
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip", "x-gzip"):
+            raise SourceError(f"{url} answered in an encoding it was not asked for: {encoding}")
+        wire = WireBytes(response)
+        raw = io.BufferedReader(wire, READ_BUFFER)
+        body: io.BufferedIOBase = raw if encoding == "identity" else gzip.GzipFile(fileobj=raw)
+        decoded = CountedLines(body)
+        try:
+            result = read(decoded)
+            missing = response.length
+            if missing:  # reading stops quietly at end of stream; the length does not lie
+                raise http.client.IncompleteRead(b"", missing)
+            return result
+        finally:
+            self.received += wire.count
+            self.decoded += decoded.count
+
+    def transfer(self) -> str | None:
+        """What came over the wire in this run, in words; None before anything came."""
+        if not self.received:
+            return None
+        line = f"received {describe_bytes(self.received)} from the export"
+        if self.decoded == self.received:
+            return line + ", not compressed"
+        return line + f", gzip-compressed from {describe_bytes(self.decoded)}"
 
     def close(self) -> None:
         """Nothing to release: each day's database goes when its connection closes."""
@@ -318,6 +367,40 @@ class SameOriginRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+class WireBytes(io.RawIOBase):
+    """An HTTP response's body as a raw stream that counts the bytes read from it."""
+
+    def __init__(self, response: http.client.HTTPResponse) -> None:
+        self.response = response
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        read = self.response.readinto(buffer)
+        self.count += read
+        return read
+
+
+class CountedLines:
+    """A binary stream's lines (or reads, for ``json.load``), counting the bytes handed out."""
+
+    def __init__(self, stream: io.BufferedIOBase) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.count += len(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self.stream:
+            self.count += len(line)
+            yield line
+
+
 def _batches(lines: Iterable[bytes]) -> Iterator[list[tuple[str]]]:
     """Non-empty lines as text, in batches for executemany."""
     batch: list[tuple[str]] = []
@@ -332,6 +415,14 @@ def _batches(lines: Iterable[bytes]) -> Iterator[list[tuple[str]]]:
             yield batch
             batch = []
     yield batch
+
+
+def describe_bytes(count: int) -> str:
+    """A byte count for people, in decimal units: ``812 bytes``, ``18.3 MB``."""
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def _explain(url: str, exc: urllib.error.HTTPError) -> str:
