@@ -29,7 +29,7 @@ from builder.devtools.fleet import Fleet
 from receiver import rawfields
 from receiver.contract import SYSTEM_ID_FIELD, decode
 from receiver.identity import IdKey
-from receiver.store import Store, migrate
+from receiver.store.sqlite import Store, migrate
 
 LUA = """
 local tails = {%(tails)s}

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from bench.machine import machine
 from builder.devtools.fleet import CI_SHARE, Fleet
-from receiver import store
 from receiver.contract import decode
 from receiver.identity import IdKey
+from receiver.store import sqlite as store
 
 DAY = date(2026, 11, 27)
 CACHE = Path(".bench")

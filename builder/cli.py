@@ -109,7 +109,7 @@ def serve(
     from receiver import create_app
     from receiver.server import default_workers
     from receiver.server import serve as run
-    from receiver.store import StoreError
+    from receiver.store.sqlite import StoreError
 
     os.umask(PRIVATE_UMASK)
     config: dict[str, Any] = {}
@@ -175,7 +175,7 @@ def prune(
     hash and first-seen day are deleted), unless raw submissions of it are still kept; if it
     reports again it counts as a new system (age 0).
     """
-    from receiver import store
+    from receiver.store import sqlite as store
 
     os.umask(PRIVATE_UMASK)
     real_today = utc_today()

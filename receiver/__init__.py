@@ -14,7 +14,7 @@ from flask import Flask
 from receiver.config import ConfigError, Settings, load_settings
 from receiver.contract import MAX_BODY_BYTES
 from receiver.identity import IdKey, load_id_key
-from receiver.store import Store
+from receiver.store.sqlite import Store
 
 __all__ = ["ConfigError", "Receiver", "create_app", "instance_path"]
 

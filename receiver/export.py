@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
-from receiver import store
+from receiver.store import sqlite as store
 from receiver.views import failure, now_utc, receiver
 
 log = logging.getLogger("receiver")

@@ -169,7 +169,7 @@ def test_prune_twice_never_moves_the_kept_window_back(app: Flask, db_path: Path)
     run_cli("prune", "--db", str(db_path), "--keep-days", "3", "--today", "2026-11-20")
     run_cli("prune", "--db", str(db_path), "--keep-days", "3", "--today", "2026-11-10")
     conn = sqlite3.connect(db_path)
-    from receiver.store import oldest_kept_day
+    from receiver.store.sqlite import oldest_kept_day
 
     assert oldest_kept_day(conn) == date(2026, 11, 17)
 

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from receiver import store
+from receiver.store import sqlite as store
 
 INSERT_BATCH = 10_000
 

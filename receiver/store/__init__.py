@@ -1,0 +1,1 @@
+"""The receiver's storage (``receiver.store.sqlite``: one SQLite file)."""
