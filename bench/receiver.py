@@ -29,7 +29,8 @@ from builder.devtools.fleet import Fleet
 from receiver import rawfields
 from receiver.contract import SYSTEM_ID_FIELD, decode
 from receiver.identity import IdKey
-from receiver.store.sqlite import Store, migrate
+from receiver.store.sqlite import SQLiteStore as Store
+from receiver.store.sqlite import migrate
 
 LUA = """
 local tails = {%(tails)s}

@@ -26,6 +26,7 @@ from builder.devtools.fleet import CI_SHARE, Fleet
 from receiver.contract import decode
 from receiver.identity import IdKey
 from receiver.store import sqlite as store
+from receiver.store import to_day
 
 DAY = date(2026, 11, 27)
 CACHE = Path(".bench")
@@ -51,7 +52,7 @@ def build_db(path: Path, systems: int, seed: int = 7, *, with_ids: bool = False)
         store.migrate(conn, first_day, BENCH_KEY.hash)
     conn.execute("PRAGMA synchronous = OFF")
     fleet = Fleet(int(systems / (1 + CI_SHARE)), seed)
-    day = store.to_day(DAY)
+    day = to_day(DAY)
     conn.execute("BEGIN")
     batch_sys, batch_sub = [], []
     for number, (system, body) in enumerate(itertools.islice(fleet.day(0), systems), 1):
@@ -88,7 +89,7 @@ def _schema_with_ids(conn: sqlite3.Connection, first_day: date) -> None:
         for statement in statements:
             conn.execute(statement)
         conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
-    conn.execute("INSERT INTO meta VALUES ('collecting_since', ?)", (store.to_day(first_day),))
+    conn.execute("INSERT INTO meta VALUES ('collecting_since', ?)", (to_day(first_day),))
 
 
 def _flush(conn, batch_sys, batch_sub) -> None:  # type: ignore[no-untyped-def]

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
-from receiver.store import sqlite as store
-from receiver.views import failure, now_utc, receiver
+from receiver.store import Session
+from receiver.views import database_error, failure, now_utc, receiver
 
 log = logging.getLogger("receiver")
 
@@ -43,8 +42,9 @@ def require_token() -> tuple[Response, int] | None:
 @bp.get("/")
 def index() -> Response:
     rx = receiver()
-    conn = rx.store.conn()
-    kept = store.oldest_kept_day(conn)
+    with rx.store.using() as session:
+        kept = session.oldest_kept_day()
+        counts = session.day_counts()
     days = [
         {
             "date": c.day.isoformat(),
@@ -53,7 +53,7 @@ def index() -> Response:
             "ignored": c.ignored,
             "fetched": c.fetched,
         }
-        for c in store.day_counts(conn)
+        for c in counts
     ]
     return jsonify(
         deployment=rx.settings.deployment,
@@ -71,34 +71,31 @@ def day_lines(day: str) -> Response | tuple[Response, int]:
     except ValueError:
         return failure(f"{day!r} is not a date (YYYY-MM-DD)", 400)
     rx = receiver()
-    kept = store.oldest_kept_day(rx.store.conn())
+    with rx.store.using() as session:
+        kept = session.oldest_kept_day()
     if kept is None or wanted < kept:
         since = kept.isoformat() if kept else "none"
         return failure(f"raw data for {wanted} is not kept (oldest kept day: {since})", 410)
-    path = rx.store.path
     now = now_utc()
 
     def chunks() -> Iterator[str]:
-        conn = store.connect(path)
-        try:
+        with rx.store.session() as session:  # its own connection, for the whole stream
             batch: list[str] = []
-            for line in store.export_lines(conn, wanted):
+            for line in session.export_lines(wanted):
                 batch.append(line)
                 if len(batch) == CHUNK_LINES:
                     yield "".join(batch)
                     batch.clear()
             yield "".join(batch)
             if wanted < now.date():  # the whole of a complete day went out
-                mark_fetched(conn, wanted, now)
-        finally:
-            conn.close()
+                mark_fetched(session, wanted, now)
 
     return Response(stream_with_context(chunks()), mimetype="application/x-ndjson")
 
 
-def mark_fetched(conn: sqlite3.Connection, day: date, now: datetime) -> None:
+def mark_fetched(session: Session, day: date, now: datetime) -> None:
     """Record the fetch; a failure only means prune keeps the day longer, so it is logged."""
     try:
-        store.mark_fetched(conn, day, "export", now)
-    except sqlite3.Error as exc:
-        log.error("recording that %s was fetched failed: %s", day, exc)
+        session.mark_fetched(day, "export", now)
+    except session.errors as exc:
+        log.error("recording that %s was fetched failed: %s", day, database_error(exc))
