@@ -226,7 +226,7 @@ def prune(
     try:
         result = session.prune(today or real_today, keep, limit, lifetime)
     except session.errors as exc:  # a read-only or full disk, a locked file, a lost server
-        reason = store.scrub(" ".join(str(exc).split()), settings.database)
+        reason = store.error_text(exc, settings.database)
         where = redact(settings.database)
         raise click.ClickException(f"pruning {where} failed: {reason}") from None
     finally:

@@ -31,7 +31,7 @@ from werkzeug.security import safe_join
 
 from receiver import Receiver
 from receiver.contract import MAX_BODY_BYTES, ReadTimeout, Rejected, decode
-from receiver.store import scrub
+from receiver.store import error_text
 
 log = logging.getLogger("receiver")
 PUBLISHED_SITE = "https://pulp.github.io/pulp-analytics/"  # mkdocs.yml's site_url
@@ -110,8 +110,7 @@ def submit() -> Response | tuple[Response, int]:
 
 def database_error(exc: Exception) -> str:
     """The database's error for the log: one line, without the password of a database URL."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return scrub(text, receiver().settings.database)
+    return error_text(exc, receiver().settings.database)
 
 
 @bp.get("/healthz")

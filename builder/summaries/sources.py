@@ -203,7 +203,7 @@ class PostgreSQLSource:
         try:
             yield
         except self.session.errors as exc:
-            reason = store.scrub(" ".join(str(exc).split()), self.url)
+            reason = store.error_text(exc, self.url)
             raise SourceError(f"reading {self.describe()} failed: {reason}") from None
 
     def _record_read(self, day: date) -> None:
@@ -215,7 +215,7 @@ class PostgreSQLSource:
             self.session.mark_fetched(day, "local", now)
         except self.session.errors as exc:
             self._can_record = False
-            cannot_record(self.describe(), store.scrub(" ".join(str(exc).split()), self.url))
+            cannot_record(self.describe(), store.error_text(exc, self.url))
 
     def close(self) -> None:
         self.session.close()

@@ -24,7 +24,7 @@ from receiver.store.base import (
     from_day,
     to_day,
 )
-from receiver.store.url import Database, is_postgresql, redact, scrub
+from receiver.store.url import Database, error_text, is_postgresql, redact, scrub
 
 __all__ = [
     "DAY_ROWS_SQL",
@@ -35,6 +35,7 @@ __all__ = [
     "Session",
     "Store",
     "StoreError",
+    "error_text",
     "from_day",
     "is_postgresql",
     "open_existing",

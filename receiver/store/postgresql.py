@@ -47,7 +47,7 @@ from receiver.store.base import (
     submission_json,
     to_day,
 )
-from receiver.store.url import redact, scrub
+from receiver.store.url import error_text, redact
 
 CONNECT_TIMEOUT_S = 5  # to reach the server (libpq's connect_timeout), unless the URL says
 STATEMENT_TIMEOUT_MS = 10_000  # the longest a receiver's statement may run or wait for a lock
@@ -142,7 +142,7 @@ def connection_params(url: str, statement_timeout_ms: int) -> dict[str, Any]:
     try:
         params: dict[str, Any] = conninfo_to_dict(url)
     except psycopg.Error as exc:
-        reason = scrub(str(exc).strip(), url)
+        reason = error_text(exc, url)
         raise StoreError(f"{redact(url)} is not a usable PostgreSQL URL: {reason}") from None
     for name, value in (
         ("connect_timeout", CONNECT_TIMEOUT_S),
@@ -362,7 +362,7 @@ class PostgreSQLStore(Store):
             with connect(self._params) as conn:
                 return migrate(conn, today)
         except psycopg.Error as exc:
-            raise StoreError(f"{self.describe()}: {scrub(str(exc).strip(), self.url)}") from None
+            raise StoreError(f"{self.describe()}: {error_text(exc, self.url)}") from None
 
     def problem(self) -> str | None:
         """A read while writes succeed (the server may have become read-only); a write after
@@ -377,7 +377,7 @@ class PostgreSQLStore(Store):
                     return "the database is read-only (a standby, or set read-only)"
         except psycopg.Error as exc:
             self.reset()
-            return scrub(str(exc).strip(), self.url)
+            return error_text(exc, self.url)
         return None
 
 
@@ -388,7 +388,7 @@ def open_existing(url: str) -> PostgreSQLSession:
     try:
         session = PostgreSQLSession(connect(params))
     except psycopg.Error as exc:
-        raise StoreError(f"{redact(url)}: {scrub(str(exc).strip(), url)}") from None
+        raise StoreError(f"{redact(url)}: {error_text(exc, url)}") from None
     try:
         session.check_schema()
     except BaseException:

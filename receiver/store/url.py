@@ -56,11 +56,14 @@ def redact(database: Database) -> str:
     if at and ":" in user:
         netloc = f"{user.partition(':')[0]}:{HIDDEN}@{host}"
     query = "&".join(
-        f"{name}={HIDDEN}" if name.split("=")[0] in SECRET_PARAMETERS else name
-        for name in parts.query.split("&")
-        if name
+        f"{pair.partition('=')[0]}={HIDDEN}"
+        if pair.partition("=")[0] in SECRET_PARAMETERS
+        else pair
+        for pair in parts.query.split("&")
+        if pair
     )
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def secrets_of(database: Database) -> list[str]:
@@ -84,3 +87,8 @@ def scrub(text: str, database: Database) -> str:
     for secret in sorted(secrets_of(database), key=len, reverse=True):
         text = text.replace(secret, HIDDEN)
     return text
+
+
+def error_text(exc: BaseException, database: Database) -> str:
+    """A driver's error as one line (libpq's can span several), without a password."""
+    return scrub(" ".join(str(exc).split()) or type(exc).__name__, database)
