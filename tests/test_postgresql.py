@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -37,6 +38,7 @@ from receiver.store import sqlite as sqlite_store
 from tests import wire
 from tests.conftest import AUTH, ID_KEY, Clock
 from tests.stores import Peek
+from tests.test_nginx import nginx_in_front
 
 pytestmark = pytest.mark.stores("postgresql")
 CLI = str(Path(sys.executable).parent / "pulp-analytics")
@@ -359,3 +361,49 @@ def test_summarize_db_with_a_role_that_only_reads_says_so_once_and_carries_on(
     assert sorted(p.name for p in out.glob("*/*/*.json")) == ["2026-11-02.json", "2026-11-03.json"]
     days = client.get("/export/", headers=AUTH).json["days"]
     assert [day["fetched"] for day in days] == [False, False]
+
+
+TWO_RECEIVERS = Path(__file__).resolve().parent.parent / "deploy" / "nginx-two-receivers.conf"
+
+
+def two_receivers_site(port: int, folder: Path, upstreams: tuple[int, int]) -> str:
+    """deploy/nginx-two-receivers.conf on plain HTTP at ``port``, its two receivers on
+    loopback, logging under ``folder``."""
+    text = TWO_RECEIVERS.read_text()
+    text = re.sub(r"listen 443 ssl;", f"listen 127.0.0.1:{port};", text)
+    text = re.sub(r"\n\s*(ssl_certificate\S*)[^\n]*;", "", text)
+    text = text.replace("/var/log/nginx/", f"{folder}/")
+    for host, upstream in zip(("10.0.0.11:8080", "10.0.0.12:8080"), upstreams, strict=True):
+        text = text.replace(host, f"127.0.0.1:{upstream}")
+    assert text.count("127.0.0.1:") == 3
+    return text
+
+
+@pytest.mark.slow
+def test_the_upstream_example_keeps_taking_reports_while_one_receiver_is_down(
+    database: Database, tmp_path: Path
+) -> None:
+    """deploy/nginx-two-receivers.conf in a real nginx before two receivers on one database:
+    reports reach both; with one stopped (a rolling deploy), every report is still accepted;
+    a system that reported through one is a duplicate through the other."""
+    with serving(database, tmp_path, "a") as first, serving(database, tmp_path, "b") as second:
+        upstreams = (first.port, second.port)
+
+        def site(port: int, folder: Path) -> str:
+            return two_receivers_site(port, folder, upstreams)
+
+        folder = tmp_path / "nginx"
+        folder.mkdir()
+        with nginx_in_front(0, folder, site) as port:
+            systems = [str(uuid.uuid4()) for _ in range(20)]
+            both_up = [post(port, wire.analytics(system)) for system in systems[:10]]
+            receivers.stop(first.process)
+            one_down = [post(port, wire.analytics(system)) for system in systems[10:]]
+            again = [post(port, wire.analytics(system)) for system in systems[:3]]
+        served = [log.count(" POST / 200 accepted ") for log in (first.log(), second.log())]
+    assert both_up + one_down == [(200, "accepted")] * 20
+    assert again == [(200, "duplicate")] * 3
+    assert min(served) >= 1  # both took reports while both were up
+    peek = Peek(database)
+    assert peek.execute("SELECT count(*) FROM submissions").fetchone()[0] == 20
+    peek.close()
