@@ -33,6 +33,12 @@ SECRET = "s3cr%2Ft-pass"  # percent-encoded as a URL must hold it; decoded: s3cr
         ),
         ("postgresql://analytics@db/analytics", "postgresql://analytics@db/analytics"),
         ("postgresql:///analytics", "postgresql:///analytics"),
+        (
+            f"postgresql://analytics:{SECRET}@db1:5432,db2:5432/analytics"
+            "?target_session_attrs=read-write",
+            "postgresql://analytics:***@db1:5432,db2:5432/analytics"
+            "?target_session_attrs=read-write",
+        ),
     ],
 )
 def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
@@ -62,8 +68,17 @@ def test_the_database_setting_takes_a_file_or_a_postgresql_url(tmp_path: Path) -
             load_settings({}, tmp_path, {"ANALYTICS_DATABASE": other})
         assert SECRET not in str(info.value)
     with pytest.raises(ConfigError, match="is not a valid URL") as info:
-        load_settings({"DATABASE": f"postgresql://a:{SECRET}@db:port/x"}, tmp_path, {})
+        load_settings({"DATABASE": f"postgresql://a:{SECRET}@[db/x"}, tmp_path, {})
     assert SECRET not in str(info.value)
+
+
+def test_a_port_libpq_cannot_read_stops_the_store_without_showing_the_password() -> None:
+    from receiver.store import StoreError, open_store
+
+    with pytest.raises(StoreError, match="is not a usable PostgreSQL URL") as info:
+        open_store(f"postgresql://analytics:{SECRET}@db/x?port=none&bogus=1")
+    assert SECRET not in str(info.value)
+    assert "postgresql://analytics:***@db/x" in str(info.value)
 
 
 def test_db_refuses_a_folder_and_another_scheme_without_showing_the_password(

@@ -28,21 +28,30 @@ def looks_like_url(text: str) -> bool:
 
 def is_postgresql(database: Database) -> bool:
     """Whether ``database`` names a PostgreSQL server."""
-    return isinstance(database, str) and urllib.parse.urlsplit(database).scheme in SCHEMES
+    return isinstance(database, str) and _parts(database)[0].lower() in SCHEMES
+
+
+def _parts(url: str) -> tuple[str, str, str, str, str]:
+    """(scheme, user information, the rest of the address, query, fragment) of ``url``, by
+    plain string splitting, so that even a URL nothing else can read is shown safely."""
+    scheme, _, rest = url.partition("://")
+    rest, _, fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    return scheme, userinfo if at else "", f"{hosts}{slash}{path}", query, fragment
 
 
 def checked_url(text: str, what: str) -> str:
     """``text`` if it is a PostgreSQL URL; ValueError naming ``what`` (never showing a password)
-    otherwise."""
+    otherwise. The rest (hosts, ports, parameters) is libpq's to check when the store is made:
+    it also takes several hosts, ``postgresql://USER:PASSWORD@HOST1:5432,HOST2:5432/DB``."""
     try:
-        parts = urllib.parse.urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        scheme = urllib.parse.urlsplit(text).scheme
     except ValueError as exc:
         raise ValueError(f"{what} is not a valid URL ({scrub(str(exc), text)})") from None
-    if parts.scheme not in SCHEMES:
-        raise ValueError(
-            f"{what} must be a SQLite file or a {URL_FORM} URL, not a {parts.scheme}:// URL"
-        )
+    if scheme not in SCHEMES:
+        raise ValueError(f"{what} must be a SQLite file or a {URL_FORM} URL, not a {scheme}:// URL")
     return text
 
 
@@ -50,32 +59,26 @@ def redact(database: Database) -> str:
     """``database`` for people to read: a file as it is, a URL without its password."""
     if not isinstance(database, str):
         return str(database)
-    parts = urllib.parse.urlsplit(database)
-    netloc = parts.netloc
-    user, at, host = netloc.rpartition("@")
-    if at and ":" in user:
-        netloc = f"{user.partition(':')[0]}:{HIDDEN}@{host}"
-    query = "&".join(
-        f"{pair.partition('=')[0]}={HIDDEN}"
-        if pair.partition("=")[0] in SECRET_PARAMETERS
-        else pair
-        for pair in parts.query.split("&")
-        if pair
-    )
-    shown = f"{parts.scheme}://{netloc}{parts.path}"
-    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    scheme, userinfo, address, query, fragment = _parts(database)
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{scheme}://" + (f"{user}{':' + HIDDEN if colon else ''}@" if userinfo else "")
+    shown += address
+    pairs = [pair.partition("=") for pair in query.split("&") if pair]
+    if pairs:
+        shown += "?" + "&".join(
+            f"{name}={HIDDEN}" if name in SECRET_PARAMETERS else f"{name}{eq}{value}"
+            for name, eq, value in pairs
+        )
+    return shown + (f"#{fragment}" if fragment else "")
 
 
 def secrets_of(database: Database) -> list[str]:
     """The password (and SSL key password) in ``database``, as written and decoded."""
     if not isinstance(database, str):
         return []
-    parts = urllib.parse.urlsplit(database)
-    found = []
-    user, at, _ = parts.netloc.rpartition("@")
-    if at and ":" in user:
-        found.append(user.partition(":")[2])
-    for pair in parts.query.split("&"):
+    _, userinfo, _, query, _ = _parts(database)
+    found = [userinfo.partition(":")[2]]
+    for pair in query.split("&"):
         name, _, value = pair.partition("=")
         if name in SECRET_PARAMETERS:
             found.append(value)
