@@ -11,7 +11,7 @@ with no HTTP at all.
 
 With ``--postgresql``: a throwaway PostgreSQL server (Debian's package, ``POSTGRESQL_SETTINGS``
 below: durable commits, only memory and checkpoint spacing tuned), two receivers on two ports
-sharing one database, and one wrk per receiver, each with half the connections. Reported
+sharing one database, and one wrk per receiver with ``--connections`` each. Reported
 beside the receivers' and wrk's CPU: PostgreSQL's own, the CPU time of all its processes read
 from /proc before and after.
 """
@@ -222,7 +222,7 @@ def postgresql_run(seconds: int, connections: int, workers: int | None) -> dict[
         script.write_text(lua_script())
         before = [tree_cpu(p.pid) for p in started], postgresql_cpu(server)
         wrks = [
-            run_wrk(script, f"http://127.0.0.1:{port}/", seconds, connections // 2, salt)
+            run_wrk(script, f"http://127.0.0.1:{port}/", seconds, connections, salt)
             for salt, port in enumerate(ports, start=1)
         ]
         reports = [finish_wrk(wrk) for wrk in wrks]
@@ -253,8 +253,7 @@ def postgresql_run(seconds: int, connections: int, workers: int | None) -> dict[
         "load_generator_cpu_s": round(sum(cpu for _, cpu in reports), 2),
         "postgresql": server.version,
         "postgresql_settings": POSTGRESQL_SETTINGS,
-        "command": f"2 x wrk -t1 -c{connections // 2} -d{seconds}s --latency -s post.lua URL"
-        " -- SALT",
+        "command": f"2 x wrk -t1 -c{connections} -d{seconds}s --latency -s post.lua URL -- SALT",
         "server": "2 x ANALYTICS_DATABASE=postgresql://... pulp-analytics serve --deployment prod"
         f" --workers {workers}",
         "percentiles": "each wrk's own; the table shows the worse of the two",
@@ -312,7 +311,9 @@ def privacy_cost(count: int = 20_000) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--connections", type=int, help="wrk's connections per receiver (default: 8)"
+    )
     parser.add_argument("--workers", type=int)
     parser.add_argument("--synchronous", choices=("normal", "full"), default="normal")
     parser.add_argument(
@@ -326,7 +327,7 @@ def main() -> None:
     if args.postgresql:
         result = {
             "benchmark": "two receivers on PostgreSQL, accepted submissions",
-            "http": postgresql_run(args.seconds, args.connections, args.workers),
+            "http": postgresql_run(args.seconds, args.connections or 8, args.workers),
             "targets": {"accepted_per_s": 1500, "p99_ms": 50, "errors": 0},
             "machine": machine(),
         }
@@ -334,7 +335,7 @@ def main() -> None:
         return
     result = {
         "benchmark": "receiver accepted submissions",
-        "http": http_run(args.seconds, args.connections, args.workers, args.synchronous),
+        "http": http_run(args.seconds, args.connections or 8, args.workers, args.synchronous),
         "in_process_ceiling": ceiling(),
         "privacy_cost_per_report": privacy_cost(),
         "targets": {"accepted_per_s": 2000, "p99_ms": 50, "errors": 0},

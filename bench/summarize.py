@@ -25,6 +25,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.machine import machine
 from builder.devtools.fleet import CI_SHARE, Fleet
@@ -189,6 +190,25 @@ def copy_to_postgresql(db: Path, url: str) -> None:
     source.close()
 
 
+def backup_figures(db: Path, server: Any, out: Path) -> dict[str, float]:
+    """Time and size of each store's daily backup of the day: the prune unit's online
+    ``sqlite3 .backup``, and ``pg_dump --format=custom`` (compressed)."""
+    figures: dict[str, float] = {}
+    started = time.perf_counter()
+    subprocess.run(["sqlite3", str(db), f".backup {out / 'backup.sqlite3'}"], check=True)
+    figures["sqlite_backup_s"] = round(time.perf_counter() - started, 1)
+    figures["sqlite_backup_mib"] = round((out / "backup.sqlite3").stat().st_size / 2**20, 1)
+    started = time.perf_counter()
+    subprocess.run(
+        [str(server.bin / "pg_dump"), "--format=custom", f"--file={out / 'dump'}",
+         "--host=127.0.0.1", f"--port={server.port}", "--username=analytics", "analytics"],
+        check=True, env={**os.environ, "PGPASSWORD": server.password},
+    )  # fmt: skip
+    figures["pg_dump_s"] = round(time.perf_counter() - started, 1)
+    figures["pg_dump_mib"] = round((out / "dump").stat().st_size / 2**20, 1)
+    return figures
+
+
 def postgresql_run(systems: int) -> dict[str, object]:
     """The same day in a throwaway PostgreSQL database: summarize --db postgresql://...,
     its time, memory and output (which must be the SQLite run's, byte for byte)."""
@@ -220,6 +240,7 @@ def postgresql_run(systems: int) -> dict[str, object]:
         )
         name = Path("prod") / "2026" / f"{DAY}.json"
         same = (out / "sqlite" / name).read_bytes() == (out / "postgresql" / name).read_bytes()
+        backups = backup_figures(db, server, out)
     finally:
         server.remove()
         shutil.rmtree(out)
@@ -235,6 +256,7 @@ def postgresql_run(systems: int) -> dict[str, object]:
         "database_mib": round(sizes[1] / 2**20, 1),
         "sqlite_file_mib": round(db.stat().st_size / 2**20, 1),
         "copy_into_postgresql_s": round(loaded, 1),
+        "backups": backups,
         "postgresql": server.version,
         "postgresql_settings": POSTGRESQL_SETTINGS,
         "command": "ANALYTICS_DATABASE=postgresql://... "
