@@ -395,15 +395,16 @@ def test_the_upstream_example_keeps_taking_reports_while_one_receiver_is_down(
         folder = tmp_path / "nginx"
         folder.mkdir()
         with nginx_in_front(0, folder, site) as port:
-            systems = [str(uuid.uuid4()) for _ in range(20)]
-            both_up = [post(port, wire.analytics(system)) for system in systems[:10]]
+            # 18 reports from one address: within the file's burst of 20 (then 429s)
+            systems = [str(uuid.uuid4()) for _ in range(16)]
+            both_up = [post(port, wire.analytics(system)) for system in systems[:8]]
             receivers.stop(first.process)
-            one_down = [post(port, wire.analytics(system)) for system in systems[10:]]
-            again = [post(port, wire.analytics(system)) for system in systems[:3]]
+            one_down = [post(port, wire.analytics(system)) for system in systems[8:]]
+            again = [post(port, wire.analytics(system)) for system in systems[:2]]
         served = [log.count(" POST / 200 accepted ") for log in (first.log(), second.log())]
-    assert both_up + one_down == [(200, "accepted")] * 20
-    assert again == [(200, "duplicate")] * 3
+    assert both_up + one_down == [(200, "accepted")] * 16
+    assert again == [(200, "duplicate")] * 2
     assert min(served) >= 1  # both took reports while both were up
     peek = Peek(database)
-    assert peek.execute("SELECT count(*) FROM submissions").fetchone()[0] == 20
+    assert peek.execute("SELECT count(*) FROM submissions").fetchone()[0] == 16
     peek.close()
