@@ -324,13 +324,15 @@ def test_a_report_waits_for_a_free_connection_then_gets_503(
 
 
 @contextmanager
-def reading_role(database: Database, port: int) -> Iterator[str]:
-    """The URL of a role that may read the receiver's tables (as they are now) and no more."""
+def reading_role(database: Database, port: int, *, grant: bool = True) -> Iterator[str]:
+    """The URL of a role that may read the receiver's tables (as they are now) and no more
+    (``grant=False``: not even that)."""
     role = f"reader_{uuid.uuid4().hex[:8]}"
     secret = f"pw-{uuid.uuid4().hex}"
     with psycopg.connect(str(database), autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{secret}'")
-        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        if grant:
+            admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
     try:
         yield f"postgresql://{role}:{secret}@127.0.0.1:{port}/{database_name(database)}"
     finally:
@@ -408,3 +410,17 @@ def test_the_upstream_example_keeps_taking_reports_while_one_receiver_is_down(
     peek = Peek(database)
     assert peek.execute("SELECT count(*) FROM submissions").fetchone()[0] == 16
     peek.close()
+
+
+def test_a_role_that_may_not_read_the_tables_gets_one_error_line(
+    make_app: Any, database: Database, postgresql_server: Server
+) -> None:
+    make_app()  # the tables exist
+    with reading_role(database, postgresql_server.port, grant=False) as role:
+        for command in (["prune", "--db", role], ["summarize", "--db", role]):
+            result = CliRunner().invoke(main, command)
+            assert result.exit_code == 1, result.output
+            assert result.output.startswith("Error: postgresql://reader_"), result.output
+            assert "permission denied for table schema_migrations" in result.output
+            assert result.output.count("\n") == 1
+            assert role.split(":")[2].split("@")[0] not in result.output

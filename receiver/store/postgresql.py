@@ -61,6 +61,7 @@ POOL_SIZE = 4  # connections per server process
 CHECKOUT_TIMEOUT_S = 10.0  # a request's wait for a free connection before it gets a 503
 STREAM_BATCH = 2_000  # rows per fetch when reading a whole day
 MIGRATION_LOCK = 0x70756C70  # pg_advisory_xact_lock key ("pulp") held while migrating
+IDLE_NOW = TransactionStatus.IDLE  # a connection with no transaction open
 
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -306,7 +307,7 @@ class Pool:
                 yield conn
                 clean = True
             finally:
-                if clean and not conn.closed and conn.info.transaction_status == IDLE:
+                if clean and not conn.closed and conn.info.transaction_status == IDLE_NOW:
                     self._idle.append(conn)
                 else:
                     _close(conn)
@@ -317,9 +318,6 @@ class Pool:
         """Close the idle connections (after a failure: a restarted server ended them all)."""
         while self._idle:
             _close(self._idle.pop())
-
-
-IDLE = TransactionStatus.IDLE
 
 
 def _close(conn: psycopg.Connection[Any]) -> None:
@@ -367,9 +365,10 @@ class PostgreSQLStore(Store):
         self.reset()
 
     def migrate(self, today: date, system_hash: SystemHash) -> list[str]:
-        """Migrations on a connection of their own, closed before the server forks."""
+        """Migrations on a connection of their own, closed before the server forks, without
+        the statement timeout (a migration, or waiting for another process's, may be long)."""
         try:
-            with connect(self._params) as conn:
+            with connect(connection_params(self.url, statement_timeout_ms=0)) as conn:
                 return migrate(conn, today)
         except psycopg.Error as exc:
             raise StoreError(f"{self.describe()}: {error_text(exc, self.url)}") from None
@@ -401,6 +400,9 @@ def open_existing(url: str) -> PostgreSQLSession:
         raise StoreError(f"{redact(url)}: {error_text(exc, url)}") from None
     try:
         session.check_schema()
+    except psycopg.Error as exc:  # a role that may not read the tables, a lost connection
+        session.close()
+        raise StoreError(f"{redact(url)}: {error_text(exc, url)}") from None
     except BaseException:
         session.close()
         raise

@@ -316,11 +316,6 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-def check_schema(conn: sqlite3.Connection) -> None:
-    """Raise StoreError unless ``conn`` holds a fully migrated receiver database."""
-    SQLiteSession(conn).check_schema()
-
-
 def _set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
