@@ -54,9 +54,11 @@ install: $(INSTALLED) $(NODE_INSTALLED)
 install-python: $(INSTALLED)
 
 # Debian packages the tests and benchmarks use (run as root): Chromium for the browser tests,
-# nginx to test deploy/nginx.conf in front of a receiver,
-# wrk for the receiver benchmark, git and sqlite3 for the rehearsal and for operators.
-SYSTEM_PACKAGES := chromium git make nginx sqlite3 wrk
+# nginx to test deploy/nginx.conf in front of a receiver, postgresql for the tests that run
+# the receiver on PostgreSQL (each test session starts a throwaway server of its own; the
+# package's own cluster is not used), wrk for the receiver benchmark, git and sqlite3 for
+# the rehearsal and for operators.
+SYSTEM_PACKAGES := chromium git make nginx postgresql sqlite3 wrk
 system-packages:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)

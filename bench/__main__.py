@@ -1,8 +1,9 @@
 """``make bench``: every benchmark in turn, one JSON object each; BENCHMARKS.md records them.
 
-    python -m bench [receiver] [slowclients] [summarize] [migrate] [site] [legacy] [night]
+    python -m bench [receiver] [receiver-postgresql] [slowclients] [summarize]
+                    [summarize-postgresql] [migrate] [site] [legacy] [night]
 
-With no names, runs all seven. They take a few minutes (building the 1,000,000-submission
+With no names, runs all nine. They take a few minutes (building the 1,000,000-submission
 databases and the legacy fixture the first time takes a few minutes more; they are cached in
 .bench/).
 """
@@ -14,8 +15,10 @@ import sys
 
 SUITES = {
     "receiver": ["bench.receiver"],
+    "receiver-postgresql": ["bench.receiver", "--postgresql"],
     "slowclients": ["bench.slowclients"],
     "summarize": ["bench.summarize"],
+    "summarize-postgresql": ["bench.summarize", "--postgresql"],
     "migrate": ["bench.migrate"],
     "site": ["bench.site"],
     "legacy": ["bench.legacy"],

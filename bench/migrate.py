@@ -25,8 +25,8 @@ from pathlib import Path
 from bench.machine import machine
 from bench.summarize import BENCH_KEY, CACHE, build_db
 from builder.devtools.fleet import CI_SHARE, Fleet
-from receiver import store
 from receiver.contract import decode
+from receiver.store import sqlite as store
 
 
 def convert(path: Path) -> None:

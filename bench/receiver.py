@@ -1,17 +1,25 @@
 """Benchmark: accepted submissions per second through ``pulp-analytics serve``.
 
     python -m bench.receiver [--seconds 20] [--connections 8] [--workers N]
+    python -m bench.receiver --postgresql [--seconds 20] [--connections 8] [--workers N]
 
 Starts the receiver under gunicorn on a fresh SQLite file and drives it from loopback with wrk
 (one thread), whose Lua script posts real Analytics messages, each with a new random system id
 and a component list taken from the simulated fleet. Afterwards the database is checked: every
 2xx answer must be a stored submission. Also measures the in-process ceiling: decode and store
 with no HTTP at all.
+
+With ``--postgresql``: a throwaway PostgreSQL server (Debian's package, ``POSTGRESQL_SETTINGS``
+below: durable commits, only memory and checkpoint spacing tuned), two receivers on two ports
+sharing one database, and one wrk per receiver with ``--connections`` each. Reported
+beside the receivers' and wrk's CPU: PostgreSQL's own, the CPU time of all its processes read
+from /proc before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -26,10 +34,12 @@ from pathlib import Path
 from bench.machine import machine
 from builder.devtools import receivers
 from builder.devtools.fleet import Fleet
+from builder.devtools.postgresql import Server
 from receiver import rawfields
 from receiver.contract import SYSTEM_ID_FIELD, decode
 from receiver.identity import IdKey
-from receiver.store import Store, migrate
+from receiver.store.sqlite import SQLiteStore as Store
+from receiver.store.sqlite import migrate
 
 LUA = """
 local tails = {%(tails)s}
@@ -42,7 +52,8 @@ function setup(thread)
 end
 
 function init(args)
-  math.randomseed(os.time() * 7919 + id * 104729)
+  local salt = tonumber(args[1] or "0")  -- differs between wrk processes run side by side
+  math.randomseed(os.time() * 7919 + id * 104729 + salt * 15485863)
 end
 
 local function hex(count)
@@ -157,6 +168,107 @@ def http_run(
     }
 
 
+# The benchmark server's settings beyond Debian's defaults. Every commit is durable as in
+# production: fsync, synchronous_commit and full_page_writes keep their defaults (on).
+POSTGRESQL_SETTINGS = {
+    "shared_buffers": "256MB",  # the day's tables and indexes stay in memory
+    "max_wal_size": "2GB",  # no checkpoint forced by WAL volume during a run
+    "checkpoint_timeout": "15min",
+    "max_connections": "100",
+}
+
+
+def run_wrk(
+    script: Path, url: str, seconds: int, connections: int, salt: int
+) -> subprocess.Popen[str]:
+    """wrk on ``url``; ``salt`` keeps its system ids apart from another wrk's."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+               "-s", str(script), url, "--", str(salt)]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def finish_wrk(wrk: subprocess.Popen[str]) -> tuple[str, float]:
+    """wrk's report and its CPU seconds."""
+    assert wrk.stdout is not None
+    output = wrk.stdout.read()
+    _, status, usage = os.wait4(wrk.pid, 0)
+    wrk.returncode = os.waitstatus_to_exitcode(status)
+    return output, usage.ru_utime + usage.ru_stime
+
+
+def postgresql_run(seconds: int, connections: int, workers: int | None) -> dict[str, object]:
+    """Two receivers on one PostgreSQL database, one wrk each. Each receiver runs one worker
+    unless told otherwise: the two share this machine's cores, where on two hosts each would
+    run one per core."""
+    workers = workers or max(1, (os.cpu_count() or 2) // 2)
+    import psycopg
+
+    server = Server(POSTGRESQL_SETTINGS)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-receiver-pg-"))
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        server.start()
+        with psycopg.connect(server.url(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE analytics")
+        database = server.url("analytics")
+        env = {"ANALYTICS_ID_KEY": secrets.token_hex(32)}
+        ports = [receivers.free_port() for _ in range(2)]
+        for port in ports:  # one after the other: the first one makes the tables
+            started.append(
+                receivers.start(database, port, deployment="prod", workers=workers, env=env)
+            )
+            receivers.wait_healthy(f"http://127.0.0.1:{port}/", started[-1])
+        script = tmp / "post.lua"
+        script.write_text(lua_script())
+        before = [tree_cpu(p.pid) for p in started], postgresql_cpu(server)
+        wrks = [
+            run_wrk(script, f"http://127.0.0.1:{port}/", seconds, connections, salt)
+            for salt, port in enumerate(ports, start=1)
+        ]
+        reports = [finish_wrk(wrk) for wrk in wrks]
+        receiver_cpu = sum(tree_cpu(p.pid) for p in started) - sum(before[0])
+        database_cpu = postgresql_cpu(server) - before[1]
+        receivers.stop_all(started)
+        with psycopg.connect(database) as conn:
+            row = conn.execute("SELECT count(*) FROM submissions").fetchone()
+        stored = row[0] if row else 0
+    finally:
+        receivers.stop_all(started)
+        server.remove()
+        shutil.rmtree(tmp)
+    figures = [parse_wrk(output) for output, _ in reports]
+    return {
+        "requests_per_s": round(sum(f["requests_per_s"] for f in figures), 1),
+        "p50_ms": max(f["p50_ms"] for f in figures),
+        "p90_ms": max(f["p90_ms"] for f in figures),
+        "p99_ms": max(f["p99_ms"] for f in figures),
+        "requests": sum(f["requests"] for f in figures),
+        "non_2xx": sum(f["non_2xx"] for f in figures),
+        "socket_errors": sum(f["socket_errors"] for f in figures),
+        "per_receiver": figures,
+        "accepted_stored": stored,
+        "accepted_per_s": round(stored / seconds, 1),
+        "receivers_cpu_s": round(receiver_cpu, 1),
+        "postgresql_cpu_s": round(database_cpu, 1),
+        "load_generator_cpu_s": round(sum(cpu for _, cpu in reports), 2),
+        "postgresql": server.version,
+        "postgresql_settings": POSTGRESQL_SETTINGS,
+        "command": f"2 x wrk -t1 -c{connections} -d{seconds}s --latency -s post.lua URL -- SALT",
+        "server": "2 x ANALYTICS_DATABASE=postgresql://... pulp-analytics serve --deployment prod"
+        f" --workers {workers}",
+        "percentiles": "each wrk's own; the table shows the worse of the two",
+    }
+
+
+def postgresql_cpu(server: Server) -> float:
+    """User + system CPU of every PostgreSQL process, and of those that ended, in seconds."""
+    total = 0.0
+    for pid in server.pids():
+        with contextlib.suppress(OSError):  # ended meanwhile: its time is in the postmaster's
+            total += cpu_seconds(pid)
+    return total
+
+
 def ceiling(count: int = 20_000) -> dict[str, object]:
     """Decode and store in one process, no HTTP: the most the receiver's own code can do."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-ceiling-"))
@@ -199,15 +311,31 @@ def privacy_cost(count: int = 20_000) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--connections", type=int, help="wrk's connections per receiver (default: 8)"
+    )
     parser.add_argument("--workers", type=int)
     parser.add_argument("--synchronous", choices=("normal", "full"), default="normal")
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="two receivers on one throwaway PostgreSQL database instead of one SQLite file",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
+    if args.postgresql:
+        result = {
+            "benchmark": "two receivers on PostgreSQL, accepted submissions",
+            "http": postgresql_run(args.seconds, args.connections or 8, args.workers),
+            "targets": {"accepted_per_s": 1500, "p99_ms": 50, "errors": 0},
+            "machine": machine(),
+        }
+        print(json.dumps(result, indent=2))
+        return
     result = {
         "benchmark": "receiver accepted submissions",
-        "http": http_run(args.seconds, args.connections, args.workers, args.synchronous),
+        "http": http_run(args.seconds, args.connections or 8, args.workers, args.synchronous),
         "in_process_ceiling": ceiling(),
         "privacy_cost_per_report": privacy_cost(),
         "targets": {"accepted_per_s": 2000, "p99_ms": 50, "errors": 0},

@@ -16,16 +16,43 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from receiver.config import DEPLOYMENTS, ConfigError, load_settings
+from receiver.store.url import URL_FORM, Database, checked_url, looks_like_url, redact
 
 if TYPE_CHECKING:
     from collections import Counter
 
     from builder.summaries.legacy import ImportReport
+    from builder.summaries.sources import Source
     from builder.summaries.summarize import RunResult
     from builder.summaries.summary import Summary
 
-DB_HELP = "SQLite file (default: ANALYTICS_DATABASE or the receiver's instance folder)."
-db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=DB_HELP)
+
+class DatabaseType(click.ParamType[Database, Any]):
+    """A SQLite file (a Path) or a PostgreSQL URL (kept as it is); a refusal never shows the
+    value, which may hold a password."""
+
+    name = "PATH|URL"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Database:
+        if isinstance(value, Path) or not looks_like_url(str(value)):
+            path = Path(value)
+            if path.is_dir():
+                self.fail(f"{str(path)!r} is a directory, not a SQLite file", param, ctx)
+            return path
+        try:
+            return checked_url(str(value), redact(str(value)))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DB_HELP = (
+    f"SQLite file, or a PostgreSQL database as {URL_FORM} (default: ANALYTICS_DATABASE or the"
+    " receiver's instance folder). Put a URL with a password in ANALYTICS_DATABASE rather than"
+    " here: other users of the host can read a command line."
+)
+db_option = click.option("--db", type=DatabaseType(), help=DB_HELP)
 min_count_option = click.option(
     "--min-count",
     type=click.IntRange(min=1),
@@ -72,9 +99,9 @@ def receiver_settings(config: dict[str, Any] | None = None) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def receiver_db(db: Path | None) -> Path:
+def receiver_db(db: Database | None) -> Database:
     """``--db``, else ``ANALYTICS_DATABASE``, else the receiver's default file."""
-    database: Path = receiver_settings({"DATABASE": db} if db else {}).database
+    database: Database = receiver_settings({"DATABASE": db} if db else {}).database
     return database
 
 
@@ -97,14 +124,19 @@ def main() -> None:
     "--workers", type=click.IntRange(1, 64), help="Worker processes (default: one per core)."
 )
 def serve(
-    host: str, port: int, db: Path | None, deployment: str | None, workers: int | None
+    host: str, port: int, db: Database | None, deployment: str | None, workers: int | None
 ) -> None:
     """Run the receiver under gunicorn.
+
+    The database is a SQLite file (the default: one receiver host) or a PostgreSQL database
+    shared by several receivers behind a load balancer, given as
+    postgresql://USER:PASSWORD@HOST:PORT/DATABASE (ANALYTICS_DATABASE; needs the postgresql
+    extra; see docs/scaling.md). Its tables are made or migrated at start-up
+    (docs/operations.md); the database itself must exist.
 
     Other settings come from ANALYTICS_* variables: ID_KEY or ID_KEY_FILE (the secret of the
     keyed hash stored instead of each system id; required on prod, generated once on dev),
     EXPORT_TOKEN, RETENTION_DAYS, SYSTEM_LIFETIME_DAYS, COLLECT_DEV_SYSTEMS, SITE_URL, SITE_DIR.
-    A database made by an older receiver is migrated at start-up (docs/operations.md).
     """
     from receiver import create_app
     from receiver.server import default_workers
@@ -125,7 +157,7 @@ def serve(
         raise click.ClickException(f"cannot open the database: {exc}") from None
     click.echo(
         f"receiver ({app.config['DEPLOYMENT']}) on http://{host}:{port}/ "
-        f"with {app.config['DATABASE']}",
+        f"with {app.extensions['analytics'].store.describe()}",
         err=True,
     )
     run(app, host, port, workers or default_workers())
@@ -156,7 +188,7 @@ def serve(
     help="Count the window back from this day, today at the latest (default: today, UTC).",
 )
 def prune(
-    db: Path | None,
+    db: Database | None,
     keep_days: int | None,
     max_keep_days: int | None,
     lifetime_days: int | None,
@@ -188,12 +220,17 @@ def prune(
     limit = max_keep_days or settings.max_keep_days
     lifetime = lifetime_days or settings.system_lifetime_days
     try:
-        conn = store.open_existing(settings.database)
-        result = store.prune(conn, today or real_today, keep, limit, lifetime)
+        session = store.open_existing(settings.database)
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:  # a read-only or full disk, a locked file
-        raise click.ClickException(f"pruning {settings.database} failed: {exc}") from None
+    try:
+        result = session.prune(today or real_today, keep, limit, lifetime)
+    except session.errors as exc:  # a read-only or full disk, a locked file, a lost server
+        reason = store.error_text(exc, settings.database)
+        where = redact(settings.database)
+        raise click.ClickException(f"pruning {where} failed: {reason}") from None
+    finally:
+        session.close()
     click.echo(f"deleted {result.deleted} submissions; oldest kept day is {result.oldest_kept_day}")
     if result.kept_unfetched:
         click.echo(
@@ -256,7 +293,7 @@ def days_text(days: list[date]) -> str:
 @min_count_option
 @click.option("--commit", is_flag=True, help="Commit the new files to git in one commit.")
 def summarize(
-    db: Path | None,
+    db: Database | None,
     source: str | None,
     summaries: Path,
     deployment: str | None,
@@ -282,17 +319,13 @@ def summarize(
     from builder.summaries import gitcommit
     from builder.summaries import summarize as engine
     from builder.summaries.lock import LockError, checkout_lock
-    from builder.summaries.sources import HttpSource, LocalSource, SourceError
+    from builder.summaries.sources import HttpSource, SourceError
     from builder.summaries.summary import SummaryError, summary_path
 
     if db and source:
         raise click.UsageError("give --db or --source, not both")
     try:
-        reader = (
-            HttpSource(source, os.environ.get("ANALYTICS_EXPORT_TOKEN"))
-            if source
-            else LocalSource(receiver_db(db))
-        )
+        reader = open_source(db, source)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -332,6 +365,19 @@ def summarize(
     finally:
         reader.close()
     click.echo(closing_line(result, reader.describe()))
+
+
+def open_source(db: Database | None, source: str | None) -> Source:
+    """The export at ``source``, else the receiver's database (a file or a PostgreSQL URL)."""
+    from builder.summaries.sources import HttpSource, LocalSource, PostgreSQLSource
+    from receiver.store import is_postgresql
+
+    if source:
+        return HttpSource(source, os.environ.get("ANALYTICS_EXPORT_TOKEN"))
+    database = receiver_db(db)
+    if is_postgresql(database):
+        return PostgreSQLSource(str(database))
+    return LocalSource(Path(database))
 
 
 def commit_summaries(

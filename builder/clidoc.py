@@ -14,9 +14,12 @@ def render() -> str:
         "Generated from the commands' own help by `make docs`; a test keeps it current.",
         "",
     ]
+    settings = {"help_option_names": main.context_settings["help_option_names"]}
     for name, command in [("", main), *sorted(main.commands.items())]:
         title = f"pulp-analytics {name}".strip()
-        with click.Context(command, info_name=title, terminal_width=100) as ctx:
+        # the help options as the commands really take them (click caches a command's help
+        # option the first time it is asked for: the same names every time keep this stable)
+        with click.Context(command, info_name=title, terminal_width=100, **settings) as ctx:
             text = command.get_help(ctx)
         parts += [f"## `{title}`", "", "```text", text, "```", ""]
     return "\n".join(parts)

@@ -14,7 +14,7 @@ from flask import Flask
 from receiver.config import ConfigError, Settings, load_settings
 from receiver.contract import MAX_BODY_BYTES
 from receiver.identity import IdKey, load_id_key
-from receiver.store import Store
+from receiver.store import Store, open_store
 
 __all__ = ["ConfigError", "Receiver", "create_app", "instance_path"]
 
@@ -26,7 +26,7 @@ class Receiver:
     def __init__(self, settings: Settings, instance: Path) -> None:
         self.settings = settings
         self.id_key: IdKey = load_id_key(settings, instance)
-        self.store = Store(settings.database, settings.synchronous)
+        self.store: Store = open_store(settings.database, settings.synchronous)
 
     def init_app(self, app: Flask) -> None:
         app.extensions["analytics"] = self

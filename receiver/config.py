@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from receiver.store.url import Database, checked_url, looks_like_url
+
 ENV_PREFIX = "ANALYTICS_"
 KEYS = (
     "DATABASE",
@@ -45,7 +47,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    database: Path  # SQLite file; created with its schema on first use
+    database: Database  # a SQLite file (a Path; created with its schema on first use) or a
+    #                     postgresql:// URL (a str; the database must exist, its tables are made)
     deployment: str  # "prod" or "dev"
     collect_dev_systems: bool  # keep systems running non-X.Y.Z component versions
     retention_days: int  # raw submissions older than this many days may be pruned
@@ -55,7 +58,7 @@ class Settings:
     site_url: str | None  # where GET / redirects readers; None serves a small page
     site_dir: Path | None  # a built site to serve beside the receiver (demo)
     synchronous: str  # SQLite's synchronous mode: NORMAL survives a killed process, FULL also
-    #                   a power loss, at about half the throughput
+    #                   a power loss, at about half the throughput (PostgreSQL: always on)
     read_timeout: int  # seconds a client has to send a whole request (headers and body)
     max_keep_days: int  # prune deletes a day nobody fetched only past this age (and never
     #                     before retention_days)
@@ -86,7 +89,7 @@ def load_settings(
     raw.update(overrides or {})
 
     deployment = _choice(raw, "DEPLOYMENT", DEPLOYMENTS, "dev")
-    database = raw.get("DATABASE") or instance_path / "analytics.sqlite3"
+    database = _database(raw.get("DATABASE") or instance_path / "analytics.sqlite3")
     request_clock = raw.get("CLOCK") == REQUEST_CLOCK
     if request_clock and deployment == "prod":
         raise ConfigError(
@@ -94,7 +97,7 @@ def load_settings(
             "it is for simulated history on dev receivers, never prod"
         )
     return Settings(
-        database=Path(database),
+        database=database,
         deployment=deployment,
         collect_dev_systems=_bool(raw, "COLLECT_DEV_SYSTEMS", deployment == "dev"),
         retention_days=_positive_int(raw, "RETENTION_DAYS", DEFAULTS["RETENTION_DAYS"]),
@@ -112,6 +115,16 @@ def load_settings(
             raw, "SYSTEM_LIFETIME_DAYS", DEFAULTS["SYSTEM_LIFETIME_DAYS"]
         ),
     )
+
+
+def _database(value: Any) -> Database:
+    """A SQLite file as a Path, a PostgreSQL URL as it was given; ConfigError for another URL."""
+    if isinstance(value, str) and looks_like_url(value):
+        try:
+            return checked_url(value, f"{ENV_PREFIX}DATABASE")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return Path(value)
 
 
 def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import hmac
 import logging
-import sqlite3
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -25,8 +24,8 @@ from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
 
-from receiver import store
-from receiver.views import failure, now_utc, receiver
+from receiver.store import Session
+from receiver.views import database_error, failure, now_utc, receiver
 
 log = logging.getLogger("receiver")
 
@@ -56,8 +55,9 @@ def require_token() -> tuple[Response, int] | None:
 @bp.get("/")
 def index() -> Response:
     rx = receiver()
-    conn = rx.store.conn()
-    kept = store.oldest_kept_day(conn)
+    with rx.store.using() as session:
+        kept = session.oldest_kept_day()
+        counts = session.day_counts()
     days = [
         {
             "date": c.day.isoformat(),
@@ -66,7 +66,7 @@ def index() -> Response:
             "ignored": c.ignored,
             "fetched": c.fetched,
         }
-        for c in store.day_counts(conn)
+        for c in counts
     ]
     response = jsonify(
         deployment=rx.settings.deployment,
@@ -89,24 +89,21 @@ def day_lines(day: str) -> Response | tuple[Response, int]:
     except ValueError:
         return failure(f"{day!r} is not a date (YYYY-MM-DD)", 400)
     rx = receiver()
-    kept = store.oldest_kept_day(rx.store.conn())
+    with rx.store.using() as session:
+        kept = session.oldest_kept_day()
     if kept is None or wanted < kept:
         since = kept.isoformat() if kept else "none"
         return failure(f"raw data for {wanted} is not kept (oldest kept day: {since})", 410)
-    path = rx.store.path
     now = now_utc()
     compress = wants_gzip()
     headers = {"Vary": "Accept-Encoding"} | ({"Content-Encoding": "gzip"} if compress else {})
 
     def chunks() -> Iterator[bytes]:
-        conn = store.connect(path)
-        try:
-            lines = batches(store.export_lines(conn, wanted))
+        with rx.store.session() as session:  # its own connection, for the whole stream
+            lines = batches(session.export_lines(wanted))
             yield from gzipped(lines) if compress else lines
             if wanted < now.date():  # the whole of a complete day went out
-                mark_fetched(conn, wanted, now)
-        finally:
-            conn.close()
+                mark_fetched(session, wanted, now)
 
     return Response(stream_with_context(chunks()), mimetype="application/x-ndjson", headers=headers)
 
@@ -147,9 +144,9 @@ def gzipped(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield compressor.flush()
 
 
-def mark_fetched(conn: sqlite3.Connection, day: date, now: datetime) -> None:
+def mark_fetched(session: Session, day: date, now: datetime) -> None:
     """Record the fetch; a failure only means prune keeps the day longer, so it is logged."""
     try:
-        store.mark_fetched(conn, day, "export", now)
-    except sqlite3.Error as exc:
-        log.error("recording that %s was fetched failed: %s", day, exc)
+        session.mark_fetched(day, "export", now)
+    except session.errors as exc:
+        log.error("recording that %s was fetched failed: %s", day, database_error(exc))

@@ -1,9 +1,10 @@
 """Running the receiver under gunicorn, a production WSGI server.
 
 The app is built once in the master process (so a bad setting stops start-up with one clear
-message) and gunicorn forks its workers from it; each worker opens its own SQLite connection on
-first use, and all of them share the one database file. The workers are gevent workers with a
-read deadline per request (``receiver.worker``), so slow clients cannot tie them up.
+message, and the database is migrated on a connection closed before the fork) and gunicorn
+forks its workers from it; each worker opens its own connections on first use (one SQLite
+connection to the shared file, or a small pool to PostgreSQL). The workers are gevent workers
+with a read deadline per request (``receiver.worker``), so slow clients cannot tie them up.
 """
 
 from __future__ import annotations

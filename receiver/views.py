@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from datetime import UTC, datetime
 from html import escape
@@ -32,6 +31,7 @@ from werkzeug.security import safe_join
 
 from receiver import Receiver
 from receiver.contract import MAX_BODY_BYTES, ReadTimeout, Rejected, decode
+from receiver.store import error_text
 
 log = logging.getLogger("receiver")
 PUBLISHED_SITE = "https://pulp.github.io/pulp-analytics/"  # mkdocs.yml's site_url
@@ -103,9 +103,14 @@ def submit() -> Response | tuple[Response, int]:
             rx.store.count_outcome(now, "ignored")
             return answer("ignored")
         return answer(rx.store.record(rx.id_key.hash(submission.system_id), submission, now))
-    except sqlite3.Error as exc:
-        log.error("storing a submission failed: %s", exc)
+    except rx.store.errors as exc:
+        log.error("storing a submission failed: %s", database_error(exc))
         return failure("storage is unavailable, try again later", 503)
+
+
+def database_error(exc: Exception) -> str:
+    """The database's error for the log: one line, without the password of a database URL."""
+    return error_text(exc, receiver().settings.database)
 
 
 @bp.get("/healthz")
@@ -187,12 +192,14 @@ def register_error_handlers(app: Flask) -> None:
         reason = "the body ended early" if isinstance(exc, NoMoreData) else str(exc)
         return failure(f"malformed request body: {reason}", 400, "malformed request body")
 
-    @app.errorhandler(sqlite3.Error)
-    def storage_error(exc: sqlite3.Error) -> tuple[Response, int]:
+    def storage_error(exc: Exception) -> tuple[Response, int]:
         """The database failed under a read (the export): a fresh connection next time."""
-        log.error("reading the database failed: %s", exc)
+        log.error("reading the database failed: %s", database_error(exc))
         receiver().store.reset()
         return failure("storage is unavailable, try again later", 503)
+
+    for error in app.extensions["analytics"].store.errors:
+        app.register_error_handler(error, storage_error)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:

@@ -3,7 +3,9 @@
 Each connection is a greenlet rather than a worker process: a client that sends one byte per
 second holds a few kilobytes and a socket, not a whole worker, so slow clients do not delay
 anybody else. SQLite calls never yield to another greenlet; they are short (one small
-transaction per report), so a worker's greenlets can share its connection.
+transaction per report), so a worker's greenlets can share its connection. PostgreSQL calls
+do yield while they wait for the server, so each request borrows a connection of its own from
+the worker's small pool (``receiver.store.postgresql``).
 
 A request must arrive whole, headers and body, within ``read_timeout`` seconds of its
 connection being accepted; a slower client is answered with a JSON 408 and the connection is
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from contextlib import suppress
 from typing import Any
@@ -80,6 +83,15 @@ class ReceiverWorker(GeventWorker):  # type: ignore[misc]
     def with_read_timeout(cls, seconds: float) -> type[ReceiverWorker]:
         """This worker class with its own read deadline (gunicorn takes a class, not options)."""
         return type(cls.__name__, (cls,), {"read_timeout": float(seconds)})
+
+    def patch(self) -> None:
+        """gevent's patches, then psycopg made to wait like everything else (when the
+        database is PostgreSQL, the master imported it before the patches)."""
+        super().patch()
+        if "psycopg" in sys.modules:
+            from receiver.store.postgresql import cooperate_with_gevent
+
+            cooperate_with_gevent()
 
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
         super().handle(listener, DeadlineSocket(client, self.read_timeout), addr)

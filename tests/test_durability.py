@@ -1,4 +1,5 @@
-"""Real processes on one SQLite file: concurrent writers, a killed server, the request log."""
+"""Real processes on one database: concurrent writers, a killed server (on either store), the
+request log."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from builder.devtools import receivers
+from receiver.store import Database
 from tests import wire
 from tests.conftest import ID_KEY
 from tests.leaks import keyed_hash
+from tests.stores import Peek
 
 pytestmark = pytest.mark.slow
 CLI = str(Path(sys.executable).parent / "pulp-analytics")
@@ -60,7 +63,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert rows == 700
 
 
-def start_server(db: Path, log: int = subprocess.DEVNULL) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    db: Database, log: int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[bytes], int]:
     port = receivers.free_port()
     server = receivers.start(db, port, workers=2, log=log)
     receivers.wait_healthy(f"http://127.0.0.1:{port}/", server)
@@ -74,9 +79,9 @@ def post(port: int, body: bytes) -> tuple[int, bytes]:
     return response.status, response.read()
 
 
-def test_a_killed_server_keeps_every_submission_it_accepted(tmp_path: Path) -> None:
-    db = tmp_path / "a.sqlite3"
-    server, port = start_server(db)
+@pytest.mark.stores("sqlite", "postgresql")
+def test_a_killed_server_keeps_every_submission_it_accepted(database: Database) -> None:
+    server, port = start_server(database)
     accepted: list[str] = []
     stop = threading.Event()
 
@@ -100,11 +105,13 @@ def test_a_killed_server_keeps_every_submission_it_accepted(tmp_path: Path) -> N
         thread.join(timeout=30)
     server.wait(timeout=10)
     assert len(accepted) > 50
-    conn = sqlite3.connect(db)
-    stored = {row[0] for row in conn.execute("SELECT system_hash FROM systems")}
+    peek = Peek(database)
+    stored = {bytes(row[0]) for row in peek.execute("SELECT system_hash FROM systems")}
     missing = [s for s in accepted if keyed_hash(ID_KEY, s) not in stored]
     assert missing == []
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if not peek.postgresql:
+        assert peek.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    peek.close()
 
 
 def test_serve_logs_one_line_per_request_without_system_ids(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,9 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from builder.cli import main
+from receiver.store import Database
 from tests import wire
 from tests.conftest import AUTH, TOKEN, Clock
 from tests.faults import immutable
+from tests.stores import Peek
+
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 
 
 def post_days(client: FlaskClient, clock: Clock, days: dict[date, list[str]]) -> None:
@@ -119,7 +122,7 @@ def run_cli(*args: str) -> tuple[int, str]:
 
 
 def test_prune_deletes_old_days_and_keeps_first_seen(
-    client: FlaskClient, clock: Clock, db_path: Path
+    client: FlaskClient, clock: Clock, database: Database
 ) -> None:
     post_days(
         client,
@@ -133,7 +136,7 @@ def test_prune_deletes_old_days_and_keeps_first_seen(
     for day in ("2026-11-02", "2026-11-10"):  # what the nightly job did on those nights
         export_day(client, day)
     code, output = run_cli(
-        "prune", "--db", str(db_path), "--keep-days", "14", "--today", "2026-11-20"
+        "prune", "--db", str(database), "--keep-days", "14", "--today", "2026-11-20"
     )
     assert code == 0, output
     assert output.splitlines() == [
@@ -154,24 +157,25 @@ def test_prune_deletes_old_days_and_keeps_first_seen(
 
 
 def test_prune_reads_the_retention_setting(
-    client: FlaskClient, clock: Clock, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, clock: Clock, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     post_days(client, clock, {date(2026, 11, 2): ["a" * 32], date(2026, 11, 5): ["b" * 32]})
     clock.set_day(date(2026, 11, 6))
     export_day(client, "2026-11-02")
     monkeypatch.setenv("ANALYTICS_RETENTION_DAYS", "2")
-    code, output = run_cli("prune", "--db", str(db_path), "--today", "2026-11-06")
+    code, output = run_cli("prune", "--db", str(database), "--today", "2026-11-06")
     assert code == 0
     assert "deleted 1 submissions; oldest kept day is 2026-11-04" in output
 
 
-def test_prune_twice_never_moves_the_kept_window_back(app: Flask, db_path: Path) -> None:
-    run_cli("prune", "--db", str(db_path), "--keep-days", "3", "--today", "2026-11-20")
-    run_cli("prune", "--db", str(db_path), "--keep-days", "3", "--today", "2026-11-10")
-    conn = sqlite3.connect(db_path)
-    from receiver.store import oldest_kept_day
+def test_prune_twice_never_moves_the_kept_window_back(app: Flask, database: Database) -> None:
+    run_cli("prune", "--db", str(database), "--keep-days", "3", "--today", "2026-11-20")
+    run_cli("prune", "--db", str(database), "--keep-days", "3", "--today", "2026-11-10")
+    from receiver.store import open_existing
 
-    assert oldest_kept_day(conn) == date(2026, 11, 17)
+    session = open_existing(database)
+    assert session.oldest_kept_day() == date(2026, 11, 17)
+    session.close()
 
 
 @pytest.mark.parametrize(
@@ -228,7 +232,7 @@ def ages_on(client: FlaskClient, day: str) -> list[int]:
 
 
 def test_a_system_unseen_past_its_lifetime_is_forgotten_and_counts_as_new_when_it_returns(
-    client: FlaskClient, clock: Clock, db_path: Path
+    client: FlaskClient, clock: Clock, database: Database
 ) -> None:
     gone, back = str(uuid.uuid4()), str(uuid.uuid4())
     post_days(client, clock, {date(2026, 1, 1): [gone, back], date(2026, 3, 15): [back]})
@@ -236,28 +240,29 @@ def test_a_system_unseen_past_its_lifetime_is_forgotten_and_counts_as_new_when_i
     for day in ("2026-01-01", "2026-03-15"):
         export_day(client, day)
     before = ("SELECT count(*) FROM systems", "SELECT count(*) FROM submissions")
-    args = ["prune", "--db", str(db_path), "--lifetime-days", "100", "--today", "2026-05-01"]
+    args = ["prune", "--db", str(database), "--lifetime-days", "100", "--today", "2026-05-01"]
     code, output = run_cli(*args)
     assert code == 0, output
     assert output.splitlines() == [
         "deleted 3 submissions; oldest kept day is 2026-04-17",
         "forgot 1 system not seen for 100 days",  # gone: 120 days; back: 47 days
     ]
-    conn = sqlite3.connect(db_path)
-    assert [conn.execute(q).fetchone()[0] for q in before] == [1, 0]
+    peek = Peek(database)
+    assert [peek.execute(q).fetchone()[0] for q in before] == [1, 0]
+    peek.close()
     post_days(client, clock, {date(2026, 5, 2): [gone, back]})
     assert ages_on(client, "2026-05-02") == [0, 121]  # gone is new again; back first seen 01-01
     assert run_cli(*args)[1].splitlines()[-1] == "forgot 0 systems not seen for 100 days"
 
 
 def test_a_system_whose_reports_are_still_kept_is_not_forgotten(
-    client: FlaskClient, clock: Clock, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, clock: Clock, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     post_days(client, clock, {date(2026, 1, 1): ["a" * 32], date(2026, 1, 2): ["b" * 32]})
     clock.set_day(date(2026, 3, 1))
     export_day(client, "2026-01-02")  # 01-01 was never fetched: its reports stay
     monkeypatch.setenv("ANALYTICS_SYSTEM_LIFETIME_DAYS", "30")
-    args = ["prune", "--db", str(db_path), "--max-keep-days", "400", "--today", "2026-03-01"]
+    args = ["prune", "--db", str(database), "--max-keep-days", "400", "--today", "2026-03-01"]
     code, output = run_cli(*args)
     assert code == 0, output
     assert output.splitlines()[-2:] == [
@@ -274,7 +279,7 @@ def test_a_system_whose_reports_are_still_kept_is_not_forgotten(
 
 
 def test_prune_keeps_days_nobody_fetched_and_says_so(
-    client: FlaskClient, clock: Clock, db_path: Path
+    client: FlaskClient, clock: Clock, database: Database
 ) -> None:
     post_days(
         client,
@@ -290,7 +295,7 @@ def test_prune_keeps_days_nobody_fetched_and_says_so(
     export_day(client, "2026-11-01")
     export_day(client, "2026-11-03")  # 11-02 was skipped: never fetched
     code, output = run_cli(
-        "prune", "--db", str(db_path), "--keep-days", "2", "--today", "2026-11-10"
+        "prune", "--db", str(database), "--keep-days", "2", "--today", "2026-11-10"
     )
     assert code == 0, output
     assert output.splitlines() == [
@@ -303,7 +308,7 @@ def test_prune_keeps_days_nobody_fetched_and_says_so(
     export_day(client, "2026-11-02")
     export_day(client, "2026-11-04")
     code, output = run_cli(
-        "prune", "--db", str(db_path), "--keep-days", "2", "--today", "2026-11-10"
+        "prune", "--db", str(database), "--keep-days", "2", "--today", "2026-11-10"
     )
     assert output.splitlines() == [
         "deleted 3 submissions; oldest kept day is 2026-11-08",
@@ -312,11 +317,11 @@ def test_prune_keeps_days_nobody_fetched_and_says_so(
 
 
 def test_prune_deletes_unfetched_days_past_the_hard_limit_and_names_them(
-    client: FlaskClient, clock: Clock, db_path: Path
+    client: FlaskClient, clock: Clock, database: Database
 ) -> None:
     post_days(client, clock, {date(2026, 11, 1): ["a" * 32], date(2026, 11, 5): ["b" * 32]})
     clock.set_day(date(2026, 11, 12))
-    args = ["prune", "--db", str(db_path), "--keep-days", "2", "--max-keep-days", "10"]
+    args = ["prune", "--db", str(database), "--keep-days", "2", "--max-keep-days", "10"]
     code, output = run_cli(*args, "--today", "2026-11-12")
     assert code == 0, output
     assert output.splitlines() == [
@@ -329,45 +334,48 @@ def test_prune_deletes_unfetched_days_past_the_hard_limit_and_names_them(
 
 
 def test_the_hard_limit_can_be_a_receiver_setting(
-    client: FlaskClient, clock: Clock, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, clock: Clock, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     post_days(client, clock, {date(2026, 11, 1): ["a" * 32]})
     monkeypatch.setenv("ANALYTICS_MAX_KEEP_DAYS", "5")
     code, output = run_cli(
-        "prune", "--db", str(db_path), "--keep-days", "1", "--today", "2026-11-07"
+        "prune", "--db", str(database), "--keep-days", "1", "--today", "2026-11-07"
     )
     assert code == 0, output
     assert "deleted 1 submissions; oldest kept day is 2026-11-06" in output
 
 
 def test_prune_refuses_a_today_after_the_real_date_and_changes_nothing(
-    client: FlaskClient, clock: Clock, db_path: Path
+    client: FlaskClient, clock: Clock, database: Database
 ) -> None:
     post_days(client, clock, {date(2026, 11, 2): ["a" * 32]})
     export_day(client, "2026-11-02")
-    before = Path(db_path).read_bytes()
+    peek = Peek(database)
+    before = peek.snapshot()
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-    code, output = run_cli("prune", "--db", str(db_path), "--today", str(tomorrow))
+    code, output = run_cli("prune", "--db", str(database), "--today", str(tomorrow))
     assert code != 0
     assert output.splitlines() == [
         f"Error: --today {tomorrow} is later than today ({tomorrow - timedelta(days=1)}, UTC);"
         " nothing was pruned"
     ]
-    assert Path(db_path).read_bytes() == before
+    assert peek.snapshot() == before
+    peek.close()
     assert client.get("/export/", headers=AUTH).json["oldest_kept_day"] == "2026-11-02"
 
 
 def test_summarize_db_records_the_days_it_read(
-    client: FlaskClient, clock: Clock, db_path: Path, tmp_path: Path
+    client: FlaskClient, clock: Clock, database: Database, tmp_path: Path
 ) -> None:
     post_days(client, clock, {date(2026, 11, 2): ["a" * 32], date(2026, 11, 3): ["b" * 32]})
     out = str(tmp_path / "summaries")
-    code, output = run_cli("summarize", "--db", str(db_path), "--summaries", out,
+    code, output = run_cli("summarize", "--db", str(database), "--summaries", out,
                            "--today", "2026-11-03")  # fmt: skip
     assert code == 0, output
     assert fetched(client) == {"2026-11-02": True, "2026-11-03": False}
 
 
+@pytest.mark.stores("sqlite")  # PostgreSQL: tests/test_postgresql.py, a role that only reads
 def test_summarize_db_on_a_file_it_cannot_write_says_so_once_and_carries_on(
     client: FlaskClient, clock: Clock, db_path: Path, tmp_path: Path
 ) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from receiver import create_app, store
+from receiver import create_app
+from receiver.store import sqlite as store
 from tests import wire
 from tests.conftest import AUTH, ID_KEY, TOKEN, Clock
 from tests.fixtures.make_receiver_0002 import DAYS, FIRST_DAY, SYSTEMS, fixture_uuid, report

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -38,11 +38,16 @@ def site_conf(port: int, upstream: int, folder: Path) -> str:
 
 
 @contextmanager
-def nginx_in_front(upstream: int, folder: Path) -> Iterator[int]:
+def nginx_in_front(
+    upstream: int, folder: Path, site: Callable[[int, Path], str] | None = None
+) -> Iterator[int]:
+    """nginx on a free port with deploy/nginx.conf in front of ``upstream``, or with the site
+    ``site(port, folder)`` writes."""
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (make system-packages)")
     port = receivers.free_port()
-    (folder / "site.conf").write_text(site_conf(port, upstream, folder))
+    text = site(port, folder) if site else site_conf(port, upstream, folder)
+    (folder / "site.conf").write_text(text)
     temp = " ".join(
         f"{kind}_temp_path {folder}/{kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

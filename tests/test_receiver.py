@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import io
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -17,10 +16,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from receiver.store import Database
 from tests import wire
 from tests.conftest import AUTH, ID_KEY, Clock
-from tests.faults import immutable, wal
+from tests.stores import Peek, unwritable
 
+pytestmark = pytest.mark.stores("sqlite", "postgresql")
 SYSTEM = "6d7e6f3b-1b8f-4a5e-9a43-7b9b8c1f2e10"
 
 
@@ -30,7 +31,7 @@ def export_day(client: FlaskClient, day: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
 
 
-def stored(db: sqlite3.Connection) -> tuple[int, int]:
+def stored(db: Peek) -> tuple[int, int]:
     """(submissions, systems) rows in the database."""
     subs = db.execute("SELECT count(*) FROM submissions").fetchone()[0]
     systems = db.execute("SELECT count(*) FROM systems").fetchone()[0]
@@ -114,9 +115,7 @@ def test_a_new_utc_day_accepts_again_and_counts_age(client: FlaskClient, clock: 
     "spelling",
     [SYSTEM.upper(), SYSTEM.replace("-", ""), "{" + SYSTEM + "}", "urn:uuid:" + SYSTEM],
 )
-def test_system_ids_are_stored_canonical(
-    client: FlaskClient, db: sqlite3.Connection, spelling: str
-) -> None:
+def test_system_ids_are_stored_canonical(client: FlaskClient, db: Peek, spelling: str) -> None:
     assert client.post("/", data=wire.analytics(spelling)).json == {"status": "accepted"}
     assert client.post("/", data=wire.analytics(SYSTEM)).json == {"status": "duplicate"}
     keyed = hmac.new(bytes.fromhex(ID_KEY), SYSTEM.encode(), hashlib.sha256).digest()
@@ -124,7 +123,7 @@ def test_system_ids_are_stored_canonical(
 
 
 def test_unknown_fields_from_newer_clients_are_kept_in_the_raw_bytes_without_the_system_id(
-    client: FlaskClient, db: sqlite3.Connection
+    client: FlaskClient, db: Peek
 ) -> None:
     body = wire.analytics(SYSTEM, extra=wire.uint(42, 7) + wire.text(43, "future"))
     assert client.post("/", data=body).json == {"status": "accepted"}
@@ -134,7 +133,7 @@ def test_unknown_fields_from_newer_clients_are_kept_in_the_raw_bytes_without_the
 
 
 def test_every_system_id_field_is_cut_from_the_raw_bytes_wherever_it_is(
-    client: FlaskClient, db: sqlite3.Connection
+    client: FlaskClient, db: Peek
 ) -> None:
     """protobuf takes the last of repeated field 1s, and one with another wire type is kept as
     an unknown field: the stored bytes keep none of them, and everything else byte for byte."""
@@ -148,15 +147,16 @@ def test_every_system_id_field_is_cut_from_the_raw_bytes_wherever_it_is(
 
 
 def test_dev_systems_are_ignored_on_prod(
-    make_app: Callable[..., Flask], db_path: Any, clock: Clock
+    make_app: Callable[..., Flask], database: Database, clock: Clock
 ) -> None:
     client = make_app(DEPLOYMENT="prod").test_client()
     dev = wire.analytics(SYSTEM, [("core", "3.22.0.dev0"), ("rpm", "3.19.4")])
     assert client.post("/", data=dev).json == {"status": "ignored"}
     release = wire.analytics(str(uuid.uuid4()), [("core", "3.21.0")])
     assert client.post("/", data=release).json == {"status": "accepted"}
-    conn = sqlite3.connect(db_path)
-    assert stored(conn) == (1, 1)
+    peek = Peek(database)
+    assert stored(peek) == (1, 1)
+    peek.close()
     index = client.get("/export/", headers=AUTH).json
     assert index["days"] == [
         {"date": "2026-11-02", "systems": 1, "duplicate": 0, "ignored": 1, "fetched": False}
@@ -268,7 +268,7 @@ BAD_BODIES = {
 
 @pytest.mark.parametrize("case", BAD_BODIES)
 def test_bad_bodies_get_400_with_a_reason_and_store_nothing(
-    client: FlaskClient, db: sqlite3.Connection, case: str
+    client: FlaskClient, db: Peek, case: str
 ) -> None:
     body, reason = BAD_BODIES[case]
     response = client.post("/", data=body)
@@ -305,7 +305,7 @@ def test_odd_encodings_protobuf_accepts_are_accepted(client: FlaskClient, case: 
     assert client.post("/", data=ODD_ENCODINGS[case]).json == {"status": "accepted"}
 
 
-def test_unknown_fields_up_to_the_cap_are_kept(client: FlaskClient, db: sqlite3.Connection) -> None:
+def test_unknown_fields_up_to_the_cap_are_kept(client: FlaskClient, db: Peek) -> None:
     body = wire.analytics(SYSTEM, extra=wire.chunk(99, b"x" * 1020))  # 1024 bytes with its tag
     assert client.post("/", data=body).json == {"status": "accepted"}
     without_system_id = body[len(wire.text(1, SYSTEM)) :]
@@ -325,9 +325,7 @@ def test_256_components_of_64_character_versions_are_accepted(client: FlaskClien
     assert client.post("/", data=body).json == {"status": "accepted"}
 
 
-def test_bodies_over_64_kib_get_413_and_store_nothing(
-    client: FlaskClient, db: sqlite3.Connection
-) -> None:
+def test_bodies_over_64_kib_get_413_and_store_nothing(client: FlaskClient, db: Peek) -> None:
     body = wire.analytics(SYSTEM, extra=wire.chunk(99, b"x" * 65536))
     response = client.post("/", data=body)
     assert response.status_code == 413
@@ -348,9 +346,9 @@ def test_healthz_reports_a_writable_database(client: FlaskClient) -> None:
 
 
 def test_a_report_that_cannot_be_stored_gets_503_and_the_next_one_is_stored_again(
-    client: FlaskClient, db_path: Path, db: sqlite3.Connection
+    client: FlaskClient, database: Database, db: Peek
 ) -> None:
-    with immutable(db_path):  # the request's connection is opened while the file is read-only
+    with unwritable(database, log=False):  # the request's connection is opened meanwhile
         response = client.post("/", data=wire.analytics(SYSTEM))
         assert response.status_code == 503
         assert response.json == {"error": "storage is unavailable, try again later"}
@@ -358,12 +356,12 @@ def test_a_report_that_cannot_be_stored_gets_503_and_the_next_one_is_stored_agai
     assert stored(db) == (1, 1)
 
 
-def test_healthz_fails_while_reports_cannot_be_stored_and_shows_no_sqlite_error(
-    client: FlaskClient, db_path: Path
+def test_healthz_fails_while_reports_cannot_be_stored_and_shows_no_database_error(
+    client: FlaskClient, database: Database
 ) -> None:
     assert client.get("/healthz").json == {"status": "ok", "deployment": "dev"}
     assert client.post("/", data=wire.analytics(SYSTEM)).status_code == 200
-    with immutable(db_path, wal(db_path)):  # what a read-only disk does under a connection
+    with unwritable(database):  # a read-only disk under the connection, or a failover
         assert client.post("/", data=wire.analytics(str(uuid.uuid4()))).status_code == 503
         for _ in range(3):
             response = client.get("/healthz")
@@ -376,16 +374,14 @@ def test_healthz_fails_while_reports_cannot_be_stored_and_shows_no_sqlite_error(
     assert client.post("/", data=wire.analytics(str(uuid.uuid4()))).json == {"status": "accepted"}
 
 
-def test_healthz_writes_nothing_while_reports_are_stored(
-    client: FlaskClient, db: sqlite3.Connection
-) -> None:
+def test_healthz_writes_nothing_while_reports_are_stored(client: FlaskClient, db: Peek) -> None:
     client.post("/", data=wire.analytics(SYSTEM))
-    version = db.execute("PRAGMA data_version").fetchone()[0]
+    version = db.version()
     for _ in range(5):
         assert client.get("/healthz").status_code == 200
-    assert db.execute("PRAGMA data_version").fetchone()[0] == version
+    assert db.version() == version
     client.post("/", data=wire.analytics(str(uuid.uuid4())))
-    assert db.execute("PRAGMA data_version").fetchone()[0] != version  # the probe can see one
+    assert db.version() != version  # the probe can see one
 
 
 def test_front_page_links_the_site_or_redirects(make_app: Callable[..., Flask]) -> None:
@@ -452,9 +448,7 @@ def post_chunked(client: FlaskClient, body: bytes) -> Any:
 
 
 @pytest.mark.parametrize("size", [65536 + 1, 65536 * 4])
-def test_chunked_bodies_over_64_kib_get_413(
-    client: FlaskClient, db: sqlite3.Connection, size: int
-) -> None:
+def test_chunked_bodies_over_64_kib_get_413(client: FlaskClient, db: Peek, size: int) -> None:
     response = post_chunked(client, body_of_size(size))
     assert response.status_code == 413
     assert "larger than 65536 bytes" in response.json["error"]

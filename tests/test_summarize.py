@@ -22,10 +22,11 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from builder.cli import main
+from builder.cli import main, open_source
 from builder.summaries.sources import HttpSource, LocalSource, SourceError
 from builder.summaries.summarize import SummarizeError, count_day, summarize
 from builder.summaries.summary import summary_path
+from receiver.store import Database, redact
 from tests import wire
 from tests.conftest import TOKEN, Clock, serving
 
@@ -86,7 +87,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def summarize_prod(db: Path, out: Path, *args: str) -> tuple[int, str]:
+def summarize_prod(db: Database, out: Path, *args: str) -> tuple[int, str]:
     return cli("summarize", "--db", str(db), "--summaries", str(out), "--deployment", "prod", *args)
 
 
@@ -101,8 +102,9 @@ def update_golden(golden: Path, made: Path) -> None:
         shutil.copytree(made, golden)
 
 
-def test_counted_days_are_golden(prod: Flask, db_path: Path, tmp_path: Path) -> None:
-    source = LocalSource(db_path)
+@pytest.mark.stores("sqlite", "postgresql")
+def test_counted_days_are_golden(prod: Flask, database: Database, tmp_path: Path) -> None:
+    source = open_source(database, None)  # the file in place, or PostgreSQL's rows copied
     available = source.availability()
     for n in (2, 3, 4, 5):
         day = date(2026, 11, n)
@@ -116,9 +118,10 @@ def test_counted_days_are_golden(prod: Flask, db_path: Path, tmp_path: Path) -> 
     assert files(tmp_path / "counted") == files(COUNTED)
 
 
-def test_golden_summaries(prod: Flask, db_path: Path, tmp_path: Path) -> None:
+@pytest.mark.stores("sqlite", "postgresql")
+def test_golden_summaries(prod: Flask, database: Database, tmp_path: Path) -> None:
     out = tmp_path / "summaries"
-    code, output = summarize_prod(db_path, out, "--today", "2026-11-06")
+    code, output = summarize_prod(database, out, "--today", "2026-11-06")
     assert code == 0, output
     update_golden(GOLDEN, out)
     assert files(out) == files(GOLDEN)
@@ -127,7 +130,7 @@ def test_golden_summaries(prod: Flask, db_path: Path, tmp_path: Path) -> None:
         f"wrote {out}/prod/2026/2026-11-03.json: 3 systems, 2 persistent",
         f"wrote {out}/prod/2026/2026-11-04.json: 0 systems, 0 persistent",
         f"wrote {out}/prod/2026/2026-11-05.json: 2 systems, 1 persistent",
-        f"fetched 2026-11-02..2026-11-05 (4 days) from {db_path}",
+        f"fetched 2026-11-02..2026-11-05 (4 days) from {redact(database)}",
     ]
 
 

@@ -63,7 +63,7 @@ def _socket_for(host: str, port: int) -> Iterator[tuple[socket.socket, Any]]:
 
 
 def start(
-    db: Path,
+    db: Path | str,
     port: int,
     *,
     host: str = "127.0.0.1",
@@ -72,8 +72,16 @@ def start(
     env: Mapping[str, str] | None = None,
     log: IO[bytes] | int | None = subprocess.DEVNULL,
 ) -> subprocess.Popen[bytes]:
-    """Start a receiver in its own process group (so ``stop`` ends gunicorn's workers too)."""
-    command = [CLI, "serve", "--host", host, "--port", str(port), "--db", str(db)]
+    """Start a receiver in its own process group (so ``stop`` ends gunicorn's workers too).
+
+    ``db`` is a SQLite file, or a PostgreSQL URL, which goes in the environment rather than on
+    the command line, where every user of the host could read its password.
+    """
+    command = [CLI, "serve", "--host", host, "--port", str(port)]
+    if isinstance(db, str) and "://" in db:
+        env = {**(env or {}), "ANALYTICS_DATABASE": db}
+    else:
+        command += ["--db", str(db)]
     if deployment:
         command += ["--deployment", deployment]
     if workers:

@@ -1,10 +1,11 @@
-"""Where the summarizer reads raw submissions: the receiver's SQLite file or its HTTP export.
+"""Where the summarizer reads raw submissions: the receiver's database or its HTTP export.
 
-Both sources hand the summarizer the same thing: a SQLite connection and a relation with one
+Every source hands the summarizer the same thing: a SQLite connection and a relation with one
 row per submission of a day, ``(age_days, data)``, where ``data`` is the submission's decoded
-fields as JSON. The local source reads the receiver's database in place; the HTTP source
-streams the export line by line into a temporary database first. The counting SQL is the same
-for both, so the two always give identical summaries.
+fields as JSON. The local source reads the receiver's SQLite file in place; the PostgreSQL
+source streams a day's rows from the server, and the HTTP source the export line by line, into
+a temporary SQLite database first. The counting SQL is the same for all of them, so they
+always give identical summaries.
 
 The HTTP source asks for the export gzip-compressed (``Accept-Encoding: gzip``) and
 decompresses as the bytes arrive, so neither the compressed nor the plain day is ever held
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from receiver import store
+from receiver.store import sqlite
 
 INSERT_BATCH = 1_000  # lines per executemany: about 0.5 MB of text held at a time
 READ_BUFFER = 64 * 1024  # bytes read from the socket at a time
@@ -85,6 +87,26 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+def read_index(session: store.Session) -> Availability:
+    """What a receiver database keeps, read in place."""
+    counts = session.day_counts()
+    return Availability(
+        deployment=None,
+        oldest_kept_day=session.oldest_kept_day(),
+        systems={c.day: c.systems for c in counts},
+        rejected={c.day: (c.duplicate, c.ignored) for c in counts},
+    )
+
+
+def cannot_record(where: str, reason: str) -> None:
+    """Say, in one line, that the days read could not be recorded as fetched."""
+    print(
+        f"cannot record in {where} which days were summarized ({reason}); prune keeps"
+        " them until --max-keep-days",
+        flush=True,
+    )
+
+
 class LocalSource:
     """The receiver's SQLite file, opened read-only.
 
@@ -95,9 +117,10 @@ class LocalSource:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.conn = store.open_existing(path, readonly=True)
+            self.session = sqlite.open_existing(path, readonly=True)
         except store.StoreError as exc:
             raise SourceError(str(exc)) from None
+        self.conn = self.session.conn
         self._index: Availability | None = None
         self._can_record = True
 
@@ -107,17 +130,8 @@ class LocalSource:
     def availability(self) -> Availability:
         """The kept days, read once per run."""
         if self._index is None:
-            self._index = self._read_index()
+            self._index = read_index(self.session)
         return self._index
-
-    def _read_index(self) -> Availability:
-        counts = store.day_counts(self.conn)
-        return Availability(
-            deployment=None,
-            oldest_kept_day=store.oldest_kept_day(self.conn),
-            systems={c.day: c.systems for c in counts},
-            rejected={c.day: (c.duplicate, c.ignored) for c in counts},
-        )
 
     @contextmanager
     def day(self, day: date) -> Iterator[DayRows]:
@@ -131,17 +145,91 @@ class LocalSource:
         if not self._can_record or day >= now.date():
             return
         try:
-            store.mark_fetched_in(self.path, day, "local", now)
+            sqlite.mark_fetched_in(self.path, day, "local", now)
         except sqlite3.Error as exc:
             self._can_record = False
-            print(
-                f"cannot record in {self.path} which days were summarized ({exc}); prune keeps"
-                " them until --max-keep-days",
-                flush=True,
-            )
+            cannot_record(str(self.path), str(exc))
 
     def close(self) -> None:
         self.conn.close()
+
+
+class PostgreSQLSource:
+    """The receiver's PostgreSQL database.
+
+    Its index is read in place; each day's rows are streamed from the server (a server-side
+    cursor) into SQLite's private temporary database, where the same counting SQL runs as for
+    a SQLite file, so that both give the same summaries byte for byte. Each day read to the
+    end is recorded as fetched; a role that may not write is read all the same.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.session = store.open_existing(url)
+        except store.StoreError as exc:
+            raise SourceError(str(exc)) from None
+        self._index: Availability | None = None
+        self._can_record = True
+
+    def describe(self) -> str:
+        return store.redact(self.url)
+
+    def availability(self) -> Availability:
+        """The kept days, read once per run."""
+        if self._index is None:
+            with self._reading():
+                self._index = read_index(self.session)
+        return self._index
+
+    @contextmanager
+    def day(self, day: date) -> Iterator[DayRows]:
+        conn = sqlite3.connect("", isolation_level=None)  # unlinked as soon as it is opened
+        try:
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("CREATE TABLE rows (age_days INTEGER NOT NULL, data TEXT NOT NULL)")
+            with self._reading():
+                self._copy(day, conn)
+            yield DayRows(conn, "(SELECT age_days, data FROM rows)", ())
+        finally:
+            conn.close()
+        self._record_read(day)
+
+    def _copy(self, day: date, conn: sqlite3.Connection) -> None:
+        """The day's rows into ``rows``, in batches; memory does not grow with the day."""
+        conn.execute("BEGIN")
+        batch: list[tuple[int, str]] = []
+        for row in self.session.day_rows(day):
+            batch.append(row)
+            if len(batch) == INSERT_BATCH:
+                conn.executemany("INSERT INTO rows VALUES (?, ?)", batch)
+                batch.clear()
+        conn.executemany("INSERT INTO rows VALUES (?, ?)", batch)
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The server's errors as SourceError, without the password."""
+        try:
+            yield
+        except self.session.errors as exc:
+            reason = store.error_text(exc, self.url)
+            raise SourceError(f"reading {self.describe()} failed: {reason}") from None
+
+    def _record_read(self, day: date) -> None:
+        """Tell ``prune`` a complete day was read; say once when that cannot be written."""
+        now = datetime.now(UTC)
+        if not self._can_record or day >= now.date():
+            return
+        try:
+            self.session.mark_fetched(day, "local", now)
+        except self.session.errors as exc:
+            self._can_record = False
+            cannot_record(self.describe(), store.error_text(exc, self.url))
+
+    def close(self) -> None:
+        self.session.close()
 
 
 class HttpSource:

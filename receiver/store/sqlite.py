@@ -1,22 +1,9 @@
-"""SQLite storage for submissions: schema migrations, writes, export reads and retention.
+"""The SQLite store: one file on the receiver's host, the embedded default.
 
-Days are stored as whole days since 1970-01-01 (UTC), so a system's age on a day is a plain
-subtraction. Tables:
-
-* ``systems``: one row per system seen within its lifetime: the keyed hash of its id (never
-  the id: ``receiver.identity``), the first and the last day it reported. Kept beyond the raw
-  retention so that ``age_days`` stays right after old submissions are pruned; ``prune``
-  forgets a system not seen for ``SYSTEM_LIFETIME_DAYS``.
-* ``submissions``: one row per system per day (the first report of the day wins): the decoded
-  fields as JSON and the raw message bytes without field 1 (the system id), unknown fields
-  included.
-* ``outcomes``: how many POSTs of each day were answered ``duplicate`` or ``ignored`` (the
-  accepted ones are the day's submissions).
-* ``meta``: ``collecting_since`` (the first day this database could have received data) and
-  ``pruned_before`` (every day before it was deleted by retention).
-* ``fetched_days``: the complete days whose raw data has been read by the nightly job (the
-  export streamed completely) or summarized from this file; ``prune`` deletes no other day
-  before it is ``max_keep_days`` old.
+The tables and the rules they follow are the same as PostgreSQL's (``receiver.store.base``);
+this module holds what only SQLite does: the file and its modes, WAL, the numbered migrations
+in SQLite's dialect (0003 converted a file of plain system ids in place), and the statements
+where the dialects differ.
 
 Each connection runs in WAL mode. A submission answered ``accepted`` has been committed, so it
 survives the server process being killed at any moment. With ``synchronous=NORMAL`` (the
@@ -24,37 +11,37 @@ default) the last commits before a power loss or kernel crash may be lost; ``FUL
 log on every commit and survives those too, at about half the throughput (BENCHMARKS.md).
 
 A write that fails (a read-only file, a full disk) closes its connection, so the next request
-opens a fresh one and the receiver recovers by itself once the fault is gone; the time of the
-failure is kept in memory shared by every worker process, for ``/healthz``.
+opens a fresh one and the receiver recovers by itself once the fault is gone.
 """
 
 from __future__ import annotations
 
-import json
-import mmap
 import os
 import sqlite3
-import struct
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from receiver import rawfields
 from receiver.contract import SYSTEM_ID_FIELD, Submission
+from receiver.store.base import (
+    MIGRATION_NAMES,
+    Session,
+    Store,
+    StoreError,
+    SystemHash,
+    submission_json,
+    to_day,
+)
 
-EPOCH = date(1970, 1, 1)
 BUSY_TIMEOUT_MS = 10_000
 HEALTH_TIMEOUT_MS = 1_000
-PRUNE_BATCH = 5_000
 MIGRATION_BATCH = 10_000  # rows per transaction when a migration converts a table
-FAILED_AT = struct.Struct("d")
-
-SystemHash = Callable[[str], bytes]  # canonical UUID text -> what is stored instead
 
 
 class Conversion:
@@ -103,42 +90,7 @@ MIGRATIONS: tuple[tuple[str, tuple[str, ...] | Conversion], ...] = (
     ),
     ("0003_keyed_system_ids", Conversion(lambda *args: _key_system_ids(*args))),  # below
 )
-READERS = ("export", "local")  # who read a day: the HTTP export, or summarize --db
-
-
-def to_day(value: date) -> int:
-    """The day number stored for a calendar date."""
-    return (value - EPOCH).days
-
-
-def from_day(number: int) -> date:
-    """The calendar date of a stored day number."""
-    return EPOCH + timedelta(days=number)
-
-
-class StoreError(RuntimeError):
-    """The database cannot be used (missing, not ours, unwritable)."""
-
-
-@dataclass(frozen=True)
-class DayCount:
-    day: date
-    systems: int
-    duplicate: int
-    ignored: int
-    fetched: bool = False  # read completely by an export or a local summarize
-
-
-@dataclass(frozen=True)
-class PruneResult:
-    deleted: int
-    oldest_kept_day: date
-    kept_unfetched: list[date]  # old enough to go, but never fetched: kept
-    deleted_unfetched: list[date]  # never fetched, but past max_keep_days: deleted
-    forgotten: int = 0  # systems not seen within their lifetime, forgotten
-    kept_systems: int = 0  # past their lifetime, but raw submissions of theirs are kept
-
-
+assert tuple(name for name, _ in MIGRATIONS) == MIGRATION_NAMES
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
 
 
@@ -335,16 +287,16 @@ def scrub(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def open_existing(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection to a receiver database that must already exist and be migrated."""
+def open_existing(path: Path, *, readonly: bool = False) -> SQLiteSession:
+    """A session on a receiver database that must already exist and be migrated."""
     if not path.is_file():
         raise StoreError(f"no database at {path}")
     try:
-        conn = connect(path, readonly=readonly)
-        check_schema(conn)
+        session = SQLiteSession(connect(path, readonly=readonly))
+        session.check_schema()
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: {exc}") from None
-    return conn
+    return session
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -364,17 +316,6 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-def check_schema(conn: sqlite3.Connection) -> None:
-    """Raise StoreError unless ``conn`` holds a fully migrated receiver database."""
-    try:
-        names = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"not a receiver database ({exc})") from None
-    missing = [name for name, _ in MIGRATIONS if name not in names]
-    if missing:
-        raise StoreError(f"database lacks migrations {', '.join(missing)}; start the receiver once")
-
-
 def _set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
@@ -384,29 +325,143 @@ def _get_meta(conn: sqlite3.Connection, key: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-class Store:
-    """The receiver's database, with one connection per thread of each server process.
+class SQLiteSession(Session):
+    """A connection to the SQLite file (autocommit; transactions are opened explicitly)."""
+
+    errors = (sqlite3.Error,)
+    # The foreign key would scan ``submissions`` (no index by system) for every row deleted,
+    # and the batch checks for kept reports itself, in its transaction: ``deleting`` switches
+    # the check off meanwhile. NOT IN builds a temporary index of the systems once.
+    FORGET_SQL = (
+        "DELETE FROM systems WHERE id IN (SELECT id FROM systems WHERE last_seen < ?"
+        " AND id NOT IN (SELECT system FROM submissions) LIMIT ?) AND last_seen < ?"
+    )
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._collecting_since: int | None = None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with transaction(self.conn):
+            yield
+
+    def stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        """SQLite steps through the rows as they are read."""
+        return iter(self.conn.execute(sql, params))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def check_schema(self) -> None:
+        try:
+            missing = self.missing_migrations()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"not a receiver database ({exc})") from None
+        if missing:
+            raise StoreError(
+                f"database lacks migrations {', '.join(missing)}; start the receiver once"
+            )
+
+    def record(self, system: bytes, submission: Submission, now: datetime) -> bool:
+        day = to_day(now.date())
+        conn = self.conn
+        with transaction(conn):
+            row = conn.execute(
+                "INSERT INTO systems (system_hash, first_seen, last_seen) VALUES (?, ?, ?)"
+                " ON CONFLICT (system_hash) DO UPDATE"
+                " SET first_seen = min(first_seen, excluded.first_seen),"
+                " last_seen = max(last_seen, excluded.last_seen) RETURNING id",
+                (system, day, day),
+            ).fetchone()[0]
+            inserted = conn.execute(
+                "INSERT INTO submissions (day, system, received_at, data, raw)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, system) DO NOTHING",
+                (day, row, self.timestamp(now), submission_json(submission), submission.raw),
+            ).rowcount
+            if inserted:
+                self._note_day(day)
+                return True
+            self.count_outcome(day, "duplicate")
+        return False
+
+    def _note_day(self, day: int) -> None:
+        """Move ``collecting_since`` back when a backfill stores a day before it."""
+        if self._collecting_since is None:
+            self._collecting_since = self.get_meta("collecting_since")
+        if self._collecting_since is not None and day < self._collecting_since:
+            self.execute(
+                "UPDATE meta SET value = min(value, ?) WHERE key = 'collecting_since'", (day,)
+            )
+            self._collecting_since = day
+
+    def check_writable(self) -> None:
+        self.execute(f"PRAGMA busy_timeout = {HEALTH_TIMEOUT_MS}")
+        try:
+            with self.transaction():
+                self.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('checked_at', ?)",
+                    (datetime.now().isoformat(),),
+                )
+        finally:
+            self.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    @contextmanager
+    def deleting(self) -> Iterator[None]:
+        """Deleted rows are overwritten (``secure_delete``), not left in free pages; the
+        foreign key's per-row scan is off (see FORGET_SQL)."""
+        self.execute("PRAGMA secure_delete = ON")
+        self.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            self.execute("PRAGMA foreign_keys = ON")
+
+
+class SQLiteStore(Store):
+    """The receiver's SQLite file, with one connection per thread of each server process.
 
     Under the gevent worker every greenlet of a process runs in its one thread and shares that
     connection; that is safe because no SQLite call yields to another greenlet, so no two
     transactions ever interleave on it.
     """
 
+    errors = (sqlite3.Error,)
+
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+        super().__init__()
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
-        self._collecting_since: int | None = None
-        # When a write last failed (0.0: never, or a write succeeded since). Anonymous shared
-        # memory made before gunicorn forks, so every worker sees every worker's failures.
-        self._failed_at = mmap.mmap(-1, FAILED_AT.size)
+
+    def describe(self) -> str:
+        return str(self.path)
 
     def conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path, synchronous=self.synchronous)
-            self._local.conn = conn
-        return conn
+        """This thread's connection, opened on first use."""
+        return self._session().conn
+
+    def _session(self) -> SQLiteSession:
+        session: SQLiteSession | None = getattr(self._local, "session", None)
+        if session is None:
+            session = SQLiteSession(connect(self.path, synchronous=self.synchronous))
+            self._local.session = session
+        return session
+
+    @contextmanager
+    def using(self, wait: float | None = None) -> Iterator[SQLiteSession]:
+        yield self._session()
+
+    @contextmanager
+    def session(self) -> Iterator[SQLiteSession]:
+        session = SQLiteSession(connect(self.path, synchronous=self.synchronous))
+        try:
+            yield session
+        finally:
+            session.close()
 
     def reset(self) -> None:
         """Close this thread's connection; the next use opens a fresh one.
@@ -414,28 +469,14 @@ class Store:
         A connection that met a fault can stay broken after the fault is gone (one opened while
         the file was read-only stays read-only), so a failed one is never used again.
         """
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
+        session: SQLiteSession | None = getattr(self._local, "session", None)
+        self._local.session = None
+        if session is not None:
             with suppress(sqlite3.Error):
-                conn.close()
+                session.close()
 
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """The connection for one write; a failure resets it and is remembered for health."""
-        try:
-            yield self.conn()
-        except sqlite3.Error:
-            self.reset()
-            FAILED_AT.pack_into(self._failed_at, 0, time.time())
-            raise
-        if self.failing():
-            FAILED_AT.pack_into(self._failed_at, 0, 0.0)
-
-    def failing(self) -> bool:
-        """Whether the last write in any worker failed."""
-        failed_at: float = FAILED_AT.unpack_from(self._failed_at, 0)[0]
-        return failed_at > 0
+    def close(self) -> None:
+        self.reset()
 
     def migrate(self, today: date, system_hash: SystemHash) -> list[str]:
         """Bring the schema up to date on a connection of its own, closed afterwards, so that
@@ -447,71 +488,8 @@ class Store:
             conn.close()
             restrict_modes(self.path)
 
-    def record(self, system: bytes, submission: Submission, now: datetime) -> str:
-        """Store one submission of the system whose keyed hash is ``system`` unless it already
-        reported today; return the outcome. ``submission.system_id`` is never stored."""
-        day = to_day(now.date())
-        with self._writing() as conn, transaction(conn):
-            row = conn.execute(
-                "INSERT INTO systems (system_hash, first_seen, last_seen) VALUES (?, ?, ?)"
-                " ON CONFLICT (system_hash) DO UPDATE"
-                " SET first_seen = min(first_seen, excluded.first_seen),"
-                " last_seen = max(last_seen, excluded.last_seen) RETURNING id",
-                (system, day, day),
-            ).fetchone()[0]
-            inserted = conn.execute(
-                "INSERT INTO submissions (day, system, received_at, data, raw)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, system) DO NOTHING",
-                (day, row, now.isoformat(timespec="seconds"), _json(submission), submission.raw),
-            ).rowcount
-            if inserted:
-                self._note_day(conn, day)
-                return "accepted"
-            self._count(conn, day, "duplicate")
-        return "duplicate"
-
-    def count_outcome(self, now: datetime, status: str) -> None:
-        """Count a submission that was answered but not stored (``ignored``)."""
-        with self._writing() as conn, transaction(conn):
-            self._count(conn, to_day(now.date()), status)
-
-    @staticmethod
-    def _count(conn: sqlite3.Connection, day: int, status: str) -> None:
-        conn.execute(
-            "INSERT INTO outcomes (day, status, count) VALUES (?, ?, 1)"
-            " ON CONFLICT (day, status) DO UPDATE SET count = count + 1",
-            (day, status),
-        )
-
-    def _note_day(self, conn: sqlite3.Connection, day: int) -> None:
-        """Move ``collecting_since`` back when a backfill stores a day before it."""
-        if self._collecting_since is None:
-            self._collecting_since = _get_meta(conn, "collecting_since")
-        if self._collecting_since is not None and day < self._collecting_since:
-            conn.execute(
-                "UPDATE meta SET value = min(value, ?) WHERE key = 'collecting_since'", (day,)
-            )
-            self._collecting_since = day
-
-    def check_writable(self) -> None:
-        """Raise sqlite3.Error unless a write can be committed within a second."""
-        with self._writing() as conn:
-            conn.execute(f"PRAGMA busy_timeout = {HEALTH_TIMEOUT_MS}")
-            try:
-                with transaction(conn):
-                    conn.execute(
-                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('checked_at', ?)",
-                        (datetime.now().isoformat(),),
-                    )
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-
     def problem(self) -> str | None:
-        """Why reports cannot be stored right now (for the log, not the public), or None.
-
-        Cheap while writes succeed: a read and a look at the filesystem. Only after a write
-        failed, in any worker, does it try a write of its own, to notice the recovery.
-        """
+        """A read while writes succeed, and a look at the filesystem; a write after a failure."""
         try:
             if self.failing():
                 self.check_writable()
@@ -547,165 +525,12 @@ def filesystem_problem(path: Path) -> str | None:
     return None
 
 
-def _json(submission: Submission) -> str:
-    return json.dumps(submission.data, separators=(",", ":"), ensure_ascii=False)
-
-
-def oldest_kept_day(conn: sqlite3.Connection) -> date | None:
-    """The first day whose raw submissions are all still stored, or None for an empty store."""
-    since = _get_meta(conn, "collecting_since")
-    pruned = _get_meta(conn, "pruned_before")
-    candidates = [day for day in (since, pruned) if day is not None]
-    return from_day(max(candidates)) if candidates else None
-
-
-def day_counts(conn: sqlite3.Connection) -> list[DayCount]:
-    """Stored systems and rejected posts per day, for every day still kept."""
-    rows = conn.execute(
-        """
-        WITH kept AS (
-            SELECT day, count(*) AS systems FROM submissions GROUP BY day
-        ), rejected AS (
-            SELECT day,
-                   sum(CASE status WHEN 'duplicate' THEN count ELSE 0 END) AS duplicate,
-                   sum(CASE status WHEN 'ignored' THEN count ELSE 0 END) AS ignored
-            FROM outcomes GROUP BY day
-        )
-        SELECT day, coalesce(systems, 0), coalesce(duplicate, 0), coalesce(ignored, 0),
-               day IN (SELECT day FROM fetched_days)
-        FROM (SELECT day FROM kept UNION SELECT day FROM rejected)
-        LEFT JOIN kept USING (day) LEFT JOIN rejected USING (day)
-        ORDER BY day
-        """
-    )
-    return [DayCount(from_day(d), s, dup, ign, bool(f)) for d, s, dup, ign, f in rows]
-
-
-def mark_fetched(conn: sqlite3.Connection, day: date, reader: str, now: datetime) -> None:
-    """Record that the raw data of the complete ``day`` was read by ``reader`` (see READERS)."""
-    with transaction(conn):
-        conn.execute(
-            "INSERT INTO fetched_days (day, fetched_at, reader) VALUES (?, ?, ?)"
-            " ON CONFLICT (day) DO NOTHING",
-            (to_day(day), now.isoformat(timespec="seconds"), reader),
-        )
-
-
 def mark_fetched_in(path: Path, day: date, reader: str, now: datetime) -> None:
     """``mark_fetched`` on a short connection of its own, for a reader whose connection is
     read-only. Raises sqlite3.Error when the file cannot be written (it is never created)."""
     uri = f"{path.resolve().as_uri()}?mode=rw"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
-        mark_fetched(conn, day, reader, now)
+        SQLiteSession(conn).mark_fetched(day, reader, now)
     finally:
         conn.close()
-
-
-DAY_ROWS_SQL = (
-    "SELECT s.day - y.first_seen AS age_days, s.data AS data"
-    " FROM submissions AS s JOIN systems AS y ON y.id = s.system WHERE s.day = ?"
-)
-
-
-def export_lines(conn: sqlite3.Connection, day: date) -> Iterator[str]:
-    """One JSON line per stored submission of ``day``: date, age and the decoded fields.
-
-    The system id and the raw bytes never leave the database: the line is built from the
-    decoded JSON only.
-    """
-    prefix = f'{{"date":"{day.isoformat()}","age_days":'
-    for age, data in conn.execute(DAY_ROWS_SQL + " ORDER BY s.id", (to_day(day),)):
-        yield f"{prefix}{age},{data[1:]}\n"  # data is a non-empty JSON object
-
-
-def unfetched_days(conn: sqlite3.Connection, before: date) -> list[date]:
-    """Days before ``before`` that still hold raw data (reports or counted posts) that no
-    export and no local summarize has read."""
-    rows = conn.execute(
-        "SELECT day FROM (SELECT day FROM submissions WHERE day < :before"
-        " UNION SELECT day FROM outcomes WHERE day < :before)"
-        " WHERE day NOT IN (SELECT day FROM fetched_days) ORDER BY day",
-        {"before": to_day(before)},
-    )
-    return [from_day(row[0]) for row in rows]
-
-
-def prune(
-    conn: sqlite3.Connection,
-    today: date,
-    keep_days: int,
-    max_keep_days: int,
-    lifetime_days: int,
-) -> PruneResult:
-    """Delete the raw data of days before ``today - keep_days`` once they have been fetched,
-    then forget the systems not seen for ``lifetime_days``.
-
-    The kept days stay one unbroken range from ``oldest_kept_day`` on (the export and the
-    summarizer rely on it), so deleting stops at the first day nobody has fetched, unless that
-    day is more than ``max_keep_days`` old: such days go whether fetched or not. Raw reports go
-    first, so a system whose last reports were just deleted can be forgotten in the same run;
-    a system with reports still kept is never forgotten. Deleted rows are overwritten
-    (``secure_delete``), not left in free pages.
-    """
-    conn.execute("PRAGMA secure_delete = ON")
-    boundary = today - timedelta(days=keep_days)
-    hard_limit = today - timedelta(days=max(keep_days, max_keep_days))
-    unfetched = unfetched_days(conn, boundary)
-    waiting = [day for day in unfetched if day >= hard_limit]
-    cut = to_day(waiting[0] if waiting else boundary)
-    deleted = 0
-    while True:
-        with transaction(conn):
-            count = conn.execute(
-                "DELETE FROM submissions WHERE id IN"
-                " (SELECT id FROM submissions WHERE day < ? LIMIT ?)",
-                (cut, PRUNE_BATCH),
-            ).rowcount
-            if count < PRUNE_BATCH:
-                conn.execute("DELETE FROM outcomes WHERE day < ?", (cut,))
-                conn.execute("DELETE FROM fetched_days WHERE day < ?", (cut,))
-                previous = _get_meta(conn, "pruned_before")
-                _set_meta(conn, "pruned_before", max(cut, previous or cut))
-        deleted += count
-        if count < PRUNE_BATCH:
-            break
-    forgotten, kept_systems = forget_systems(conn, today, lifetime_days)
-    kept = oldest_kept_day(conn)
-    assert kept is not None
-    return PruneResult(
-        deleted=deleted,
-        oldest_kept_day=kept,
-        kept_unfetched=waiting,
-        deleted_unfetched=[day for day in unfetched if day < hard_limit],
-        forgotten=forgotten,
-        kept_systems=kept_systems,
-    )
-
-
-def forget_systems(conn: sqlite3.Connection, today: date, lifetime_days: int) -> tuple[int, int]:
-    """Delete the systems whose last report is more than ``lifetime_days`` before ``today``
-    and that have no raw report kept; return (forgotten, past their lifetime but kept).
-
-    A forgotten system that reports again is a new system (age 0). Each batch checks for kept
-    reports itself, in its transaction, so the foreign key's per-row scan of ``submissions``
-    (which has no index by system) is switched off meanwhile.
-    """
-    cut = to_day(today) - lifetime_days
-    forgotten = 0
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        while True:
-            with transaction(conn):
-                count = conn.execute(
-                    "DELETE FROM systems WHERE id IN (SELECT id FROM systems WHERE last_seen < ?"
-                    " AND id NOT IN (SELECT system FROM submissions) LIMIT ?)",
-                    (cut, PRUNE_BATCH),
-                ).rowcount
-            forgotten += count
-            if count < PRUNE_BATCH:
-                break
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
-    kept = conn.execute("SELECT count(*) FROM systems WHERE last_seen < ?", (cut,)).fetchone()[0]
-    return forgotten, kept
