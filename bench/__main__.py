@@ -2,8 +2,9 @@
 
     python -m bench [receiver] [receiver-postgresql] [slowclients] [summarize]
                     [summarize-postgresql] [migrate] [site] [legacy] [night]
+                    [night-postgresql]
 
-With no names, runs all nine. They take a few minutes (building the 1,000,000-submission
+With no names, runs all ten. They take a few minutes (building the 1,000,000-submission
 databases and the legacy fixture the first time takes a few minutes more; they are cached in
 .bench/).
 """
@@ -23,6 +24,7 @@ SUITES = {
     "site": ["bench.site"],
     "legacy": ["bench.legacy"],
     "night": ["bench.night"],
+    "night-postgresql": ["bench.night", "--postgresql"],
 }
 
 

@@ -1,6 +1,7 @@
 """Benchmark: one whole night (export, summarize, commit, build) at 100,000 and 1,000,000 reports.
 
-    python -m bench.night [--systems 100000 1000000] [--history-days 90] [--database URL]
+    python -m bench.night [--systems 100000 1000000] [--history-days 90]
+                          [--postgresql | --database URL]
 
 For each fleet size, the receiver's database holds one complete day of that fleet's reports
 (``bench.summarize``'s builder, cached in .bench/). A real ``pulp-analytics serve
@@ -23,8 +24,12 @@ from /proc. Last, apart from the night, the compression level: the day is fetche
 text straight from the receiver and compressed chunk by chunk at several zlib levels, giving
 bytes and CPU seconds per level (what the export's level costs and saves).
 
-``--database URL`` serves the receiver from that database instead of the cached SQLite file,
-for a store other than SQLite (``ANALYTICS_DATABASE``, e.g. ``postgresql://...``): the day
+``--postgresql`` runs each night on PostgreSQL instead: a throwaway server (Debian's package,
+``builder.devtools.postgresql``, the settings of ``bench.receiver``'s PostgreSQL run) gets the
+same day copied in row for row (``bench.summarize.copy_to_postgresql``, not timed), and the
+receiver serves it from there. ``--database URL`` serves the receiver from that database
+instead of the cached SQLite file, for a store other than SQLite (``ANALYTICS_DATABASE``, e.g.
+``postgresql://...``): the day
 must already be in it, with as many reports as the SQLite day of the first ``--systems`` size;
 the run checks the export's index for it before timing anything.
 """
@@ -367,6 +372,27 @@ def database_for(url: str | None, systems: int) -> Path | str:
     return url
 
 
+@contextmanager
+def postgresql_day(systems: int) -> Iterator[str]:
+    """A throwaway PostgreSQL server holding the cached day of ``systems``: its database URL."""
+    import psycopg
+
+    from bench.receiver import POSTGRESQL_SETTINGS
+    from bench.summarize import copy_to_postgresql
+    from builder.devtools.postgresql import Server
+
+    server = Server(POSTGRESQL_SETTINGS)
+    try:
+        server.start()
+        with psycopg.connect(server.url(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE analytics")
+        url = server.url("analytics")
+        copy_to_postgresql(cached_db(systems), url)
+        yield url
+    finally:
+        server.remove()
+
+
 def sqlite_reports(db: Path) -> int:
     conn = sqlite3.connect(db)
     try:
@@ -386,21 +412,34 @@ def main() -> None:
         help="a database URL for the receiver (ANALYTICS_DATABASE) that already holds the day;"
         " default: the cached SQLite file of each size",
     )
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="run each night on a throwaway PostgreSQL server holding the same day",
+    )
     args = parser.parse_args()
     if args.database and len(args.systems) != 1:
         parser.error("--database holds one day: give one --systems size with it")
+    if args.database and args.postgresql:
+        parser.error("give --postgresql or --database, not both")
     nights = []
     for systems in args.systems:
         print(f"night at {systems:,} systems...", file=sys.stderr, flush=True)
-        database = database_for(args.database, systems)
-        result = night(database, args.history_days, systems)
-        result["store"] = "sqlite" if isinstance(database, Path) else redacted(database)
+        if args.postgresql:
+            with postgresql_day(systems) as url:
+                result = night(database_for(url, systems), args.history_days, systems)
+            result["store"] = "postgresql"
+        else:
+            database = database_for(args.database, systems)
+            result = night(database, args.history_days, systems)
+            result["store"] = "sqlite" if isinstance(database, Path) else redacted(database)
         if systems == 1_000_000:
             result["within_targets"] = within_targets(result)
         nights.append(result)
     command = "python -m bench.night " + " ".join(
         [f"--systems {' '.join(map(str, args.systems))}", f"--history-days {args.history_days}"]
         + ([f"--database {redacted(args.database)}"] if args.database else [])
+        + (["--postgresql"] if args.postgresql else [])
     )
     print(
         json.dumps(
