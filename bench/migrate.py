@@ -16,13 +16,13 @@ import argparse
 import itertools
 import json
 import shutil
-import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
 from bench.machine import machine
+from bench.peak import measure
 from bench.summarize import BENCH_KEY, CACHE, build_db
 from builder.devtools.fleet import CI_SHARE, Fleet
 from receiver.contract import decode
@@ -59,16 +59,7 @@ def run(systems: int) -> dict[str, object]:
     ids = sample_ids(systems)
     assert all(system_id.encode() in source.read_bytes() for system_id in ids[:1])
     command = [sys.executable, "-m", "bench.migrate", "--convert", str(db)]
-    measured = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "bench.peak", *command],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
-    if measured["exit_code"]:
-        raise SystemExit(f"the migration failed with exit status {measured['exit_code']}")
+    measured = measure(command)
     content = db.read_bytes()
     left = [s for s in ids if s.encode() in content or s.replace("-", "").encode() in content]
     wal = db.with_name(db.name + "-wal")

@@ -59,6 +59,7 @@ from typing import Any
 
 from bench import site
 from bench.machine import machine
+from bench.peak import measure
 from bench.receiver import tree_cpu
 from bench.summarize import BENCH_SECRET, CACHE, DAY, cached_db
 from builder.devtools import receivers
@@ -233,16 +234,7 @@ def checkout(work: Path, prior: Path) -> Path:
 
 def timed(command: list[str], lines: Path | None = None) -> dict[str, Any]:
     """``command`` under bench/peak.py: wall time, CPU, peak RSS, and timed output lines."""
-    launcher = [sys.executable, "-m", "bench.peak", *(["--lines", str(lines)] if lines else [])]
-    env = {**os.environ, "ANALYTICS_EXPORT_TOKEN": TOKEN}
-    result = subprocess.run(
-        [*launcher, *command], env=env, check=True, capture_output=True, text=True
-    )
-    measured: dict[str, Any] = json.loads(result.stdout)
-    if measured["exit_code"]:
-        output = (lines.read_text() if lines else "") + result.stderr
-        raise SystemExit(f"{command[1]} failed ({measured['exit_code']}): {output[-2000:]}")
-    return measured
+    return measure(command, {"ANALYTICS_EXPORT_TOKEN": TOKEN}, lines)
 
 
 def output_lines(path: Path) -> list[tuple[float, str]]:

@@ -9,6 +9,8 @@ process, so the figure it reports is the command's own.
 With ``--lines FILE``, each line the command prints goes to FILE as JSON with the moment it
 arrived (``time.monotonic()``, the same clock in every process on the machine), so that a
 benchmark can tell when each step of the command ended; without it, the output is dropped.
+
+Benchmarks call :func:`measure`, which runs a command under this launcher.
 """
 
 from __future__ import annotations
@@ -18,6 +20,27 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def measure(
+    command: list[str], env: Mapping[str, str] | None = None, lines: Path | None = None
+) -> dict[str, Any]:
+    """``command`` under this launcher: its exit code, wall time, CPU and peak resident memory
+    (and, with ``lines``, its timed output lines in that file). SystemExit when it fails."""
+    launcher = [sys.executable, "-m", "bench.peak", *(["--lines", str(lines)] if lines else [])]
+    result = subprocess.run(
+        [*launcher, *command], env={**os.environ, **(env or {})},
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    figures: dict[str, Any] = json.loads(result.stdout)
+    if figures["exit_code"]:
+        output = (lines.read_text() if lines else "") + result.stderr
+        name = Path(command[0]).name + (f" {command[1]}" if len(command) > 1 else "")
+        raise SystemExit(f"{name} failed ({figures['exit_code']}): {output[-2000:]}")
+    return figures
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import machine
+from bench.peak import measure
 from builder.devtools.fleet import CI_SHARE, Fleet
 from receiver.contract import decode
 from receiver.identity import IdKey
@@ -154,16 +155,9 @@ def summarize_command(out: Path, db: str | None) -> list[str]:
             "--today", (DAY + timedelta(days=1)).isoformat()]  # fmt: skip
 
 
-def measured(command: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+def measured(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Wall time and peak memory of ``command``, from a small launcher (bench.peak)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.peak", *command],
-        check=True, capture_output=True, text=True, env={**os.environ, **(env or {})},
-    )  # fmt: skip
-    figures: dict[str, float] = json.loads(result.stdout)
-    if figures["exit_code"]:
-        raise SystemExit(f"summarize failed with exit status {figures['exit_code']}")
-    return figures
+    return measure(command, env)
 
 
 def copy_to_postgresql(db: Path, url: str) -> None:
