@@ -60,7 +60,7 @@ HEALTH_TIMEOUT_MS = 1_000  # /healthz's write, and its wait for a free connectio
 POOL_SIZE = 4  # connections per server process
 CHECKOUT_TIMEOUT_S = 10.0  # a request's wait for a free connection before it gets a 503
 STREAM_BATCH = 2_000  # rows per fetch when reading a whole day
-MIGRATION_LOCK = 0x70756C70  # pg_advisory_xact_lock key ("pulp") held while migrating
+MIGRATION_LOCK = 0x70756C70  # pg_advisory_lock key ("pulp") held while migrating
 IDLE_NOW = TransactionStatus.IDLE  # a connection with no transaction open
 
 MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -172,28 +172,31 @@ def connect(params: dict[str, Any]) -> psycopg.Connection[Any]:
 
 
 def migrate(conn: psycopg.Connection[Any], today: date) -> list[str]:
-    """Apply the migrations this database lacks, each in a transaction of its own under the
-    migration lock (so processes starting at once apply each once); return their names."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+    """Apply the migrations this database lacks, each in a transaction of its own, all under
+    one session-level migration lock: of processes starting at once, the first applies every
+    missing migration and the others wait, then find nothing to do. Return their names."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations"
             " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-    applied = []
-    for name, statements in MIGRATIONS:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            done = conn.execute("SELECT 1 FROM schema_migrations WHERE name = %s", (name,))
-            if done.fetchone():
-                continue
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
-            if name == "0001_initial":
-                PostgreSQLSession(conn).set_meta("collecting_since", to_day(today))
-            applied.append(name)
-    return applied
+        applied = []
+        for name, statements in MIGRATIONS:
+            with conn.transaction():
+                done = conn.execute("SELECT 1 FROM schema_migrations WHERE name = %s", (name,))
+                if done.fetchone():
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+                if name == "0001_initial":
+                    PostgreSQLSession(conn).set_meta("collecting_since", to_day(today))
+                applied.append(name)
+        return applied
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
 @lru_cache(maxsize=64)
