@@ -252,6 +252,45 @@ def prune(
         )
 
 
+@main.command("accept-id-key")
+@db_option
+def accept_id_key(db: Database | None) -> None:
+    """Make the configured ID key the database's own, after rotating the key on purpose.
+
+    `serve` refuses to start with an ID key other than the one the stored system hashes were
+    made with, since every system would then count as new. After rotating the key on purpose
+    (docs/operations.md, "Rotating the key"), stop the receiver, run this once with the
+    receiver's settings (ANALYTICS_ID_KEY or ANALYTICS_ID_KEY_FILE, ANALYTICS_DATABASE), and
+    start the receiver again.
+    """
+    from receiver import instance_path
+    from receiver.identity import load_id_key
+    from receiver.store import IdKeyMismatch, StoreError, is_postgresql, open_store
+
+    os.umask(PRIVATE_UMASK)
+    settings = receiver_settings({"DATABASE": db} if db else {})
+    database = settings.database
+    if not is_postgresql(database) and not Path(database).is_file():
+        raise click.ClickException(f"no receiver database at {database}; nothing was changed")
+    try:
+        key = load_id_key(settings, instance_path())
+        store = open_store(database, settings.synchronous)
+        try:
+            store.migrate(utc_today(), key.hash)
+        except IdKeyMismatch:
+            store.migrate(utc_today(), key.hash, accept_id_key=True)
+            click.echo(
+                f"{store.describe()} now takes the configured ID key: every system counts as"
+                " new at its next report"
+            )
+        else:
+            click.echo(f"{store.describe()} already takes the configured ID key; nothing changed")
+    except (ConfigError, StoreError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except sqlite3.Error as exc:  # a file that is not a database, a locked or full disk
+        raise click.ClickException(f"cannot open the database: {exc}") from None
+
+
 def days_text(days: list[date]) -> str:
     """``2026-11-03``, ``2026-11-03, 2026-11-05`` or ``2026-11-03..2026-11-20 (9 days)``."""
     if len(days) <= 3:

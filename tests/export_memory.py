@@ -20,17 +20,18 @@ from pathlib import Path
 
 from flask import Flask
 
-from bench.summarize import DAY
+from bench.summarize import BENCH_SECRET, DAY
 from builder.summaries.sources import HttpSource
 from receiver import create_app
-from tests.conftest import ID_KEY, TOKEN, Clock, serving
+from tests.conftest import TOKEN, Clock, serving
 
 
 def large_app(db: Path) -> Flask:
-    """A prod receiver on ``db`` whose clock says DAY is complete."""
+    """A prod receiver on ``db`` whose clock says DAY is complete, with the key its hashes
+    were made with."""
     clock = Clock(datetime(2026, 11, 28, 6, tzinfo=UTC))
     return create_app(
-        {"DATABASE": db, "CLOCK": clock, "EXPORT_TOKEN": TOKEN, "ID_KEY": ID_KEY,
+        {"DATABASE": db, "CLOCK": clock, "EXPORT_TOKEN": TOKEN, "ID_KEY": BENCH_SECRET.hex(),
          "DEPLOYMENT": "prod", "TESTING": True}
     )  # fmt: skip
 

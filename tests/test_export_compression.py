@@ -27,8 +27,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bench.summarize import BENCH_SECRET, build_db
 from bench.summarize import DAY as LARGE_DAY
-from bench.summarize import build_db
 from builder.devtools import receivers
 from builder.summaries.sources import HttpSource, SourceError
 from builder.summaries.summarize import summarize
@@ -256,7 +256,11 @@ def real_receiver(db: Path, folder: Path, behind_nginx: bool) -> Iterator[int]:
     """``pulp-analytics serve`` on ``db`` (its clock the morning after the large day), alone
     or behind deploy/nginx.conf; yields the port a client talks to."""
     port = receivers.free_port()
-    env = {"ANALYTICS_EXPORT_TOKEN": TOKEN, "ANALYTICS_CLOCK": "2026-11-28T06:00:00+00:00"}
+    env = {
+        "ANALYTICS_EXPORT_TOKEN": TOKEN,
+        "ANALYTICS_CLOCK": "2026-11-28T06:00:00+00:00",
+        "ANALYTICS_ID_KEY": BENCH_SECRET.hex(),  # the key of the database's hashes
+    }
     server = receivers.start(db, port, deployment="prod", env=env)
     try:
         receivers.wait_healthy(f"http://127.0.0.1:{port}/", server)

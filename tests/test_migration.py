@@ -67,7 +67,8 @@ def columns(conn: sqlite3.Connection, table: str) -> list[str]:
 
 def rekeyed(old: dict[str, Any]) -> dict[str, Any]:
     """What the snapshot must be after the migration: each id replaced by its keyed hash, the
-    raw reports without their leading system id field, all else the same."""
+    raw reports without their leading system id field, the key's check value recorded (so no
+    other key is taken later), all else the same."""
     digest = {system_id: keyed_hash(ID_KEY, system_id) for system_id in old["systems"]}
     reports = {}
     for (system_id, day), (row_id, received, data, raw) in old["reports"].items():
@@ -75,7 +76,9 @@ def rekeyed(old: dict[str, Any]) -> dict[str, Any]:
         assert raw.startswith(field)
         reports[(digest[system_id], day)] = (row_id, received, data, raw[len(field) :])
     systems = {digest[system_id]: values for system_id, values in old["systems"].items()}
-    return {**old, "systems": systems, "reports": reports}
+    check = int.from_bytes(keyed_hash(ID_KEY, "pulp-analytics ID key check")[:7], "big")
+    meta = {**old["meta"], "id_key_check": check}
+    return {**old, "systems": systems, "reports": reports, "meta": meta}
 
 
 def migrated_app(db: Path, clock: Clock) -> Any:

@@ -12,8 +12,9 @@ in a ``schema_migrations`` table:
   included.
 * ``outcomes``: how many POSTs of each day were answered ``duplicate`` or ``ignored`` (the
   accepted ones are the day's submissions).
-* ``meta``: ``collecting_since`` (the first day this database could have received data) and
-  ``pruned_before`` (every day before it was deleted by retention).
+* ``meta``: ``collecting_since`` (the first day this database could have received data),
+  ``pruned_before`` (every day before it was deleted by retention) and ``id_key_check`` (which
+  ID key the stored hashes were made with: ``hold_id_key``).
 * ``fetched_days``: the complete days whose raw data has been read by the nightly job (the
   export streamed completely) or summarized from the database; ``prune`` deletes no other day
   before it is ``max_keep_days`` old.
@@ -64,6 +65,40 @@ def from_day(number: int) -> date:
 
 class StoreError(RuntimeError):
     """The database cannot be used (missing, not ours, unwritable, unreachable)."""
+
+
+class IdKeyMismatch(StoreError):
+    """The ID key is not the one the database's system hashes were made with."""
+
+
+ID_KEY_CHECK = "id_key_check"  # meta key
+# Hashed with the key to tell keys apart; not a UUID, so no system's hash can equal it.
+ID_KEY_CHECK_TEXT = "pulp-analytics ID key check"
+
+
+def id_key_check(system_hash: SystemHash) -> int:
+    """A number that tells one ID key from another without revealing anything of it: the
+    first 7 bytes of the keyed hash of a fixed text (a signed 64-bit ``meta`` value)."""
+    return int.from_bytes(system_hash(ID_KEY_CHECK_TEXT)[:7], "big")
+
+
+def hold_id_key(session: Session, system_hash: SystemHash, accept: bool) -> None:
+    """Record which key a database's hashes are made with, the first time; afterwards refuse
+    another key (IdKeyMismatch) unless ``accept``, which records the new one. Each store's
+    ``migrate`` calls it in a transaction, so a receiver never starts with a key that would
+    silently make every system new (a restored backup, a wrong secret mounted, a lost dev key).
+    """
+    check = id_key_check(system_hash)
+    known = session.get_meta(ID_KEY_CHECK)
+    if known == check:
+        return
+    if known is not None and not accept:
+        raise IdKeyMismatch(
+            "the ID key is not the one this database's system hashes were made with: every"
+            " system would count as new. Start with that key; if the key was rotated on"
+            " purpose, run `pulp-analytics accept-id-key` once (docs/operations.md)"
+        )
+    session.set_meta(ID_KEY_CHECK, check)
 
 
 @dataclass(frozen=True)
@@ -328,9 +363,11 @@ class Store(ABC):
         """The database for the log and for messages: never with a password."""
 
     @abstractmethod
-    def migrate(self, today: date, system_hash: SystemHash) -> list[str]:
-        """Bring the schema up to date on a connection of its own, closed afterwards; the names
-        of the migrations applied."""
+    def migrate(
+        self, today: date, system_hash: SystemHash, accept_id_key: bool = False
+    ) -> list[str]:
+        """Bring the schema up to date on a connection of its own, closed afterwards, and hold
+        the ID key (``hold_id_key``); the names of the migrations applied."""
 
     @abstractmethod
     def using(self, wait: float | None = None) -> AbstractContextManager[Session]:

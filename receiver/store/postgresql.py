@@ -47,6 +47,7 @@ from receiver.store.base import (
     Store,
     StoreError,
     SystemHash,
+    hold_id_key,
     submission_json,
     to_day,
 )
@@ -171,10 +172,16 @@ def connect(params: dict[str, Any]) -> psycopg.Connection[Any]:
     return psycopg.connect(autocommit=True, **params)
 
 
-def migrate(conn: psycopg.Connection[Any], today: date) -> list[str]:
-    """Apply the migrations this database lacks, each in a transaction of its own, all under
-    one session-level migration lock: of processes starting at once, the first applies every
-    missing migration and the others wait, then find nothing to do. Return their names."""
+def migrate(
+    conn: psycopg.Connection[Any],
+    today: date,
+    system_hash: SystemHash,
+    accept_id_key: bool = False,
+) -> list[str]:
+    """Apply the migrations this database lacks, each in a transaction of its own, then hold
+    the ID key (``hold_id_key``), all under one session-level migration lock: of processes
+    starting at once, the first applies every missing migration and the others wait, then
+    find nothing to do. Return the migrations' names."""
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
     try:
         conn.execute(
@@ -193,6 +200,8 @@ def migrate(conn: psycopg.Connection[Any], today: date) -> list[str]:
                 if name == "0001_initial":
                     PostgreSQLSession(conn).set_meta("collecting_since", to_day(today))
                 applied.append(name)
+        with conn.transaction():
+            hold_id_key(PostgreSQLSession(conn), system_hash, accept_id_key)
         return applied
     finally:
         if not conn.closed:
@@ -367,12 +376,14 @@ class PostgreSQLStore(Store):
     def close(self) -> None:
         self.reset()
 
-    def migrate(self, today: date, system_hash: SystemHash) -> list[str]:
+    def migrate(
+        self, today: date, system_hash: SystemHash, accept_id_key: bool = False
+    ) -> list[str]:
         """Migrations on a connection of their own, closed before the server forks, without
         the statement timeout (a migration, or waiting for another process's, may be long)."""
         try:
             with connect(connection_params(self.url, statement_timeout_ms=0)) as conn:
-                return migrate(conn, today)
+                return migrate(conn, today, system_hash, accept_id_key)
         except psycopg.Error as exc:
             raise StoreError(f"{self.describe()}: {error_text(exc, self.url)}") from None
 

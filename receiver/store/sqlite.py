@@ -35,6 +35,7 @@ from receiver.store.base import (
     Store,
     StoreError,
     SystemHash,
+    hold_id_key,
     submission_json,
     to_day,
 )
@@ -126,8 +127,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def migrate(conn: sqlite3.Connection, today: date, system_hash: SystemHash) -> list[str]:
-    """Apply the migrations this database lacks, in order; return their names.
+def migrate(
+    conn: sqlite3.Connection, today: date, system_hash: SystemHash, accept_id_key: bool = False
+) -> list[str]:
+    """Apply the migrations this database lacks, in order, then hold the ID key
+    (``hold_id_key``); return the migrations' names.
 
     A migration of statements runs in one transaction; a :class:`Conversion` in many short
     ones, resuming where it stopped when it was interrupted. ``system_hash`` turns a stored
@@ -155,6 +159,8 @@ def migrate(conn: sqlite3.Connection, today: date, system_hash: SystemHash) -> l
             applied.append(name)
     if _get_meta(conn, "scrub_pending"):  # also after a run stopped between swap and scrub
         scrub(conn)
+    with transaction(conn):
+        hold_id_key(SQLiteSession(conn), system_hash, accept_id_key)
     return applied
 
 
@@ -478,12 +484,14 @@ class SQLiteStore(Store):
     def close(self) -> None:
         self.reset()
 
-    def migrate(self, today: date, system_hash: SystemHash) -> list[str]:
+    def migrate(
+        self, today: date, system_hash: SystemHash, accept_id_key: bool = False
+    ) -> list[str]:
         """Bring the schema up to date on a connection of its own, closed afterwards, so that
         no connection made before a server forks its workers is shared with them."""
         conn = connect(self.path)
         try:
-            return migrate(conn, today, system_hash)
+            return migrate(conn, today, system_hash, accept_id_key)
         finally:
             conn.close()
             restrict_modes(self.path)
