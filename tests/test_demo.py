@@ -304,6 +304,34 @@ def test_a_demo_stopped_while_starting_exits_as_interrupted_and_cleans_up(
     assert_all_gone(mine, port)
 
 
+def gone_within(seconds: float, tmpdir: Path, *ports: int) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not processes_mentioning(tmpdir) and all(refused(port) for port in ports):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+def test_a_killed_demo_takes_its_receivers_with_it_and_the_next_starts_at_once(
+    tmpdir_for_demo: Path,
+) -> None:
+    tmpdir = tmpdir_for_demo
+    port = receivers.free_port()
+    run = Run(port, tmpdir)
+    dev_port = int(re.findall(r":(\d+)/", run.read_until("[1/4]"))[-1])
+    assert post(port)[0] == 200
+    run.stop(signal.SIGKILL)  # no chance to stop anything itself
+    assert gone_within(30, tmpdir, port, dev_port), processes_mentioning(tmpdir)
+
+    again = Run(port, tmpdir)
+    again.read_until("[1/4]")
+    assert post(port)[0] == 200
+    again.stop(signal.SIGTERM)
+    assert again.process.returncode == 143
+
+
 def tiny_wheel(folder: Path, name: str) -> None:
     """A pure-Python wheel of one empty module, for pip to install without any index."""
     dist = f"{name}-1.0.dist-info"

@@ -11,7 +11,9 @@
    job does;
 4. build both sites as Pages publishes them (prod at ``/``, dev at ``/dev/``) and switch the
    served folder to them, then serve until Ctrl-C, SIGTERM or SIGHUP, which all stop the
-   receivers and remove the temporary folder (unless ``--keep``).
+   receivers and remove the temporary folder (unless ``--keep``). A demo killed outright
+   (SIGKILL) cannot clean up, but its receivers still stop, so the port is free at once for
+   the next; its temporary folder is left behind.
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ class Demo:
         with self.signals.deferred():  # a stop signal now would leave the process untracked
             process = receivers.start(
                 Path(settings["DATABASE"]), port, host=self.options.host, workers=2, env=env,
-                log=log,
+                log=log, stop_with_parent=True,
             )  # fmt: skip
             self.receivers[deployment] = Receiver(deployment, url, settings, log_path, process, log)
 

@@ -4,6 +4,7 @@ benchmarks and the tests, which all need a real receiver on loopback."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import signal
@@ -12,12 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 CLI = str(Path(sys.executable).parent / "pulp-analytics")
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 
 
 class ReceiverError(RuntimeError):
@@ -71,11 +73,16 @@ def start(
     workers: int | None = None,
     env: Mapping[str, str] | None = None,
     log: IO[bytes] | int | None = subprocess.DEVNULL,
+    stop_with_parent: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start a receiver in its own process group (so ``stop`` ends gunicorn's workers too).
 
     ``db`` is a SQLite file, or a PostgreSQL URL, which goes in the environment rather than on
     the command line, where every user of the host could read its password.
+    ``stop_with_parent``: on Linux, the receiver gets SIGTERM when this process ends, even
+    killed with SIGKILL (which leaves no chance to stop it), so that no receiver keeps the
+    port of a demo that was killed. Only for a process that starts receivers from its main
+    thread and has no other (the signal comes when the starting thread ends).
     """
     command = [CLI, "serve", "--host", host, "--port", str(port)]
     if isinstance(db, str) and "://" in db:
@@ -88,8 +95,23 @@ def start(
         command += ["--workers", str(workers)]
     return subprocess.Popen(
         command, env={**os.environ, **(env or {})}, stdout=log, stderr=log,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_ending_with(os.getpid()) if stop_with_parent else None,
     )  # fmt: skip
+
+
+def _ending_with(parent: int) -> Callable[[], None] | None:
+    """What the child runs before exec so that it gets SIGTERM once ``parent`` ends (Linux
+    only: None elsewhere). libc is looked up here, before the fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # it ended before prctl: nobody will signal
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
