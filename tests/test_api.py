@@ -194,6 +194,37 @@ def test_component_numbers(built: tuple[list[dict[str, Any]], Path], name: str) 
         assert older[-1] == round(listed[-1]["systems"] / total, 4)
 
 
+@pytest.mark.parametrize("name", ["core", "rpm"])
+def test_the_30_day_trend_compares_with_the_30_days_before(
+    built: tuple[list[dict[str, Any]], Path], name: str
+) -> None:
+    days, site = built
+    newest = date.fromisoformat(days[-1]["date"])
+
+    def running(first: date, last: date) -> list[int]:
+        return [
+            sum(d["xy_component"].get(name, {}).values())
+            for d in days
+            if first <= date.fromisoformat(d["date"]) <= last
+        ]
+
+    now = running(newest - timedelta(days=29), newest)
+    before = running(newest - timedelta(days=59), newest - timedelta(days=30))
+    expected = {
+        "length_days": 30,
+        "mean_systems": round(sum(now) / len(now), 2),
+        "days": len(now),
+        "previous_mean_systems": round(sum(before) / len(before), 2),
+        "previous_days": len(before),
+        "change": round(sum(now) / len(now) - sum(before) / len(before), 2),
+        "relative_change": round((sum(now) / len(now)) / (sum(before) / len(before)) - 1, 4),
+    }
+    assert expected["days"] == 27 and expected["previous_days"] == 30  # three days missing
+    assert read_json(site / API / "components" / f"{name}.json")["trend"] == expected
+    [listed] = [c for c in read_json(site / API / "index.json")["components"] if c["name"] == name]
+    assert listed["trend"] == expected
+
+
 def test_rpm_folded_versions_are_counted_apart(built: tuple[list[dict[str, Any]], Path]) -> None:
     _, site = built
     rpm = read_json(site / API / "components/rpm.json")

@@ -20,7 +20,7 @@ from typing import Any
 from builder.buckets import Bucket
 from builder.metrics import METRICS, CountBuckets, MeanOf
 from builder.site import decisions
-from builder.site.decisions import Pace, PostgresqlDay, VersionShare, WindowMean
+from builder.site.decisions import Pace, PostgresqlDay, Trend, VersionShare, WindowMean
 from builder.site.pages import ROOT, SAFE_NAME, Settings, components, slug
 from builder.summaries.summary import Summary, dumps
 
@@ -102,6 +102,7 @@ def index_document(summaries: Sequence[Summary], names: Sequence[str], deploymen
                     "name": name,
                     "systems": use.systems,
                     "share": share(use.share),
+                    "trend": trend_document(decisions.trend(summaries, name)),
                     "file": component_file(name),
                     "badge": badge_file(name),
                 }
@@ -136,6 +137,7 @@ def component_document(
         "persistent_systems": use.persistent_systems,
         "share": share(use.share),
         "windows": {f"{w.length}d": window_document(w) for w in means},
+        "trend": trend_document(decisions.trend(summaries, name)),
         "versions": [version_document(v) for v in decisions.version_shares(xy)],
         "other_systems": decisions.other_systems(xy),
         "z_versions": [version_document(v) for v in decisions.version_shares(xyz)],
@@ -164,6 +166,20 @@ def window_document(w: WindowMean) -> Document:
         "mean_share": share(w.mean_share),
         "days": w.days,
         "share_days": w.share_days,
+    }
+
+
+def trend_document(t: Trend) -> Document:
+    """The mean of the newest window against the window just before it, as the components
+    index of the site shows it ("is it gaining systems?")."""
+    return {
+        "length_days": t.current.length,
+        "mean_systems": mean(t.current.mean_systems),
+        "days": t.current.days,
+        "previous_mean_systems": mean(t.previous.mean_systems),
+        "previous_days": t.previous.days,
+        "change": mean(t.change),
+        "relative_change": share(t.relative),
     }
 
 
