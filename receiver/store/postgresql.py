@@ -204,7 +204,8 @@ def migrate(
             hold_id_key(PostgreSQLSession(conn), system_hash, accept_id_key)
         return applied
     finally:
-        if not conn.closed:
+        # A lost connection has released the lock already; its error is the one to report.
+        with suppress(psycopg.Error):
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
