@@ -314,7 +314,7 @@ def gone_within(seconds: float, tmpdir: Path, *ports: int) -> bool:
 
 
 @pytest.mark.slow
-def test_a_killed_demo_takes_its_receivers_with_it_and_the_next_starts_at_once(
+def test_a_killed_demo_takes_its_receivers_with_it_and_the_next_cleans_up_after_it(
     tmpdir_for_demo: Path,
 ) -> None:
     tmpdir = tmpdir_for_demo
@@ -324,12 +324,17 @@ def test_a_killed_demo_takes_its_receivers_with_it_and_the_next_starts_at_once(
     assert post(port)[0] == 200
     run.stop(signal.SIGKILL)  # no chance to stop anything itself
     assert gone_within(30, tmpdir, port, dev_port), processes_mentioning(tmpdir)
+    [left] = tmpdir.iterdir()  # nothing ran to remove it
+    kept = tmpdir / "pulp-analytics-demo-kept"  # as --keep leaves one: not marked running
+    kept.mkdir()
 
-    again = Run(port, tmpdir)
+    again = Run(port, tmpdir)  # at once, on the same port; it removes what the killed one left
     again.read_until("[1/4]")
+    assert f"removed {left}, left by a demo that was killed\n" in again.lines
     assert post(port)[0] == 200
     again.stop(signal.SIGTERM)
     assert again.process.returncode == 143
+    assert list(tmpdir.iterdir()) == [kept]
 
 
 def tiny_wheel(folder: Path, name: str) -> None:

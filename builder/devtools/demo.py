@@ -13,7 +13,7 @@
    served folder to them, then serve until Ctrl-C, SIGTERM or SIGHUP, which all stop the
    receivers and remove the temporary folder (unless ``--keep``). A demo killed outright
    (SIGKILL) cannot clean up, but its receivers still stop, so the port is free at once for
-   the next; its temporary folder is left behind.
+   the next demo, which also removes the folder the killed one left.
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ class Receiver:
     log: IO[bytes]
 
 
+TEMP_PREFIX = "pulp-analytics-demo-"
+RUNNING_MARK = "demo.pid"  # in a temporary folder while its demo runs
+
+
 class Demo:
     """One run: its folder, its receivers, and the clean-up that undoes them."""
 
@@ -77,7 +81,9 @@ class Demo:
         self.options = options
         self.signals = signals
         self.out = out
-        self.work = options.workdir or Path(tempfile.mkdtemp(prefix="pulp-analytics-demo-"))
+        self.work = options.workdir or Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+        if not options.workdir:  # gone with the clean-up; left only by a demo that was killed
+            (self.work / RUNNING_MARK).write_text(f"{os.getpid()}\n")
         self.site = SiteFolder(self.work)
         self.url = f"http://{options.host}:{options.port}/"
         self.token = secrets.token_urlsafe(24)
@@ -229,6 +235,7 @@ class Demo:
         receivers.stop_all([rx.process for rx in self.receivers.values()])
         for rx in self.receivers.values():
             rx.log.close()
+        (self.work / RUNNING_MARK).unlink(missing_ok=True)
         if self.options.workdir:
             self.say(f"stopped; the demo's files are in {self.work}")
         elif self.options.keep or failed:
@@ -251,6 +258,8 @@ def run_demo(options: DemoOptions, stream: TextIO | None = None) -> int:
     receivers.check_port_free(options.host, options.port)
     check_workdir(options.workdir)
     out = cast(TextIO, Console(stream or sys.stdout))  # a text stream that survives SIGHUP
+    for folder in remove_killed_demos(Path(tempfile.gettempdir())):
+        click.echo(f"removed {folder}, left by a demo that was killed", file=out)
     with isolated_environment(), StopSignals() as signals:
         demo: Demo | None = None
         failed = True
@@ -266,6 +275,34 @@ def run_demo(options: DemoOptions, stream: TextIO | None = None) -> int:
             signals.ignore()
             if demo is not None:
                 demo.stop(failed)
+
+
+def remove_killed_demos(tmp: Path) -> list[Path]:
+    """Remove the temporary folders of this user's demos that were killed (SIGKILL, a power
+    cut) before they could clean up: those still marked running by a process that is gone.
+    Kept folders (``--keep``, a failed run) and ``--workdir`` folders carry no mark."""
+    removed = []
+    for folder in sorted(tmp.glob(f"{TEMP_PREFIX}*")):
+        try:
+            if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / RUNNING_MARK).read_text())
+        except (OSError, ValueError):
+            continue  # not marked, or not ours
+        if pid > 0 and not process_exists(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def check_workdir(workdir: Path | None) -> None:
