@@ -234,6 +234,16 @@ def test_a_day_removed_with_git_rm_is_summarized_again_and_committed(checkout: g
     assert list(checkout.head.commit.stats.files) == ["summaries/prod/2026/2026-11-04.json"]
 
 
+def test_the_first_run_commits_into_a_repository_without_commits(tmp_path: Path) -> None:
+    """A new summaries repository: the first commit is the run's own."""
+    repo = git.Repo.init(tmp_path / "new", initial_branch="main")
+    with serving(export_app(ROWS, today=date(2026, 11, 10))) as url:
+        code, output = run(url, repo)
+    assert code == 0, output
+    assert committed_days(repo) == on_disk(repo) == [d.isoformat() for d in DAYS]
+    assert not repo.is_dirty(untracked_files=True)
+
+
 def test_a_temporary_file_a_killed_write_left_is_removed(checkout: git.Repo) -> None:
     stale = summaries_of(checkout) / "prod/2026/.2026-11-02.json.k3x9_a.tmp"
     stale.parent.mkdir(parents=True)

@@ -33,11 +33,7 @@ def commit_message(
     lines = [f"summaries({deployment}): {span}", ""]
     lines += [
         f"{s.date}: {s.systems} systems, {s.persistent_systems} persistent"
-        + (
-            " (written by an earlier run that stopped before committing)"
-            if s.date in earlier
-            else ""
-        )
+        + (EARLIER_RUN if s.date in earlier else "")
         for s in summaries
     ]
     return "\n".join(lines) + "\n"
@@ -104,7 +100,8 @@ def commit_files(paths: list[Path], message: str) -> str | None:
     try:
         repo.index.add(relative)
         repo.index.write()
-        if not repo.git.diff("--cached", "--name-only", "HEAD", "--", *relative):
+        # Against HEAD, or an empty tree while the branch has no commit yet.
+        if not repo.git.diff("--cached", "--name-only", "--", *relative):
             return None
         with repo.git.custom_environment(**_identity_env(repo)):
             repo.git.commit("--quiet", "--only", "--message", message, "--", *relative)
