@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -250,6 +249,24 @@ def test_malformed_days_are_reported_by_date_and_not_written(tmp_path: Path) -> 
     assert sorted(files(out)) == [f"prod/2023/{day}.json" for day in (A, B, C, D)]
 
 
+def test_days_no_summary_may_hold_are_reported_and_not_written(tmp_path: Path) -> None:
+    """Rows the old site could have stored but no summary file may hold: check-summaries and
+    build would refuse the file, so the import never writes it."""
+    rows = fx.history()
+    rows.day("2023-04-20")
+    rows.ages("2023-04-20", {10**9: 6})  # older than any system first seen since 2000
+    rows.day("2099-01-01")  # a day that has not happened yet
+    out = tmp_path / "summaries"
+    code, _, stderr = run_import(fx.write(tmp_path / "odd.json", rows.rows), out)
+    assert code == 1
+    lines = stderr.splitlines()
+    assert lines[0].startswith("2023-04-20: not imported: age_count: age 1000000000 is impossible")
+    assert lines[1].startswith("2099-01-01: not imported: date 2099-01-01 is not a day between")
+    assert lines[-1].startswith("Error: 2 days were not imported")
+    assert sorted(files(out)) == [f"prod/2023/{day}.json" for day in (A, B, C, D)]
+    assert cli("check-summaries", str(out))[0] == 0
+
+
 def test_a_row_that_names_no_day_stops_the_import_before_anything_is_written(
     tmp_path: Path,
 ) -> None:
@@ -367,16 +384,19 @@ def test_every_day_passes_through_publishable(
     fixture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[tuple[date, int]] = []
+    fold = legacy.publishable
 
     def folding(summary: Summary, min_count: int) -> Summary:
         seen.append((summary.date, min_count))
-        return replace(summary, metrics={**summary.metrics, "xy_component": {}})
+        return fold(summary, min_count)
 
     monkeypatch.setattr(legacy, "publishable", folding)
     out = tmp_path / "s"
     assert run_import(fixture, out, "--min-count", "7")[0] == 0
     assert seen == [(date.fromisoformat(day), 7) for day in (A, B, C, D)]
-    assert all(json.loads(text)["xy_component"] == {} for text in files(out).values())
+    written = [json.loads(text)["xy_component"] for text in files(out).values()]
+    counts = [n for day in written for vs in day.values() for v, n in vs.items() if v != "(other)"]
+    assert len(written) == 4 and counts and all(n >= 7 for n in counts)
 
 
 def test_unreviewed_names_in_the_old_tables_are_published_as_other(tmp_path: Path) -> None:

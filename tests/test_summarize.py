@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 from builder.cli import main, open_source
 from builder.summaries.sources import HttpSource, LocalSource, SourceError
 from builder.summaries.summarize import SummarizeError, count_day, summarize
-from builder.summaries.summary import summary_path
+from builder.summaries.summary import SummaryError, summary_path
 from receiver.store import Database, redact
 from tests import wire
 from tests.conftest import TOKEN, Clock, serving
@@ -387,12 +387,24 @@ def test_a_missing_database_is_one_clear_error(tmp_path: Path) -> None:
 def test_writing_over_an_existing_file_is_refused(tmp_path: Path) -> None:
     from builder.summaries.summarize import write_new
 
-    target = tmp_path / "x.json"
-    write_new(target, "first\n")
+    first = (GOLDEN / "prod/2026/2026-11-03.json").read_text()
+    second = first.replace('"systems": ', '"systems": 1', 1)
+    target = tmp_path / "prod/2026/2026-11-03.json"
+    write_new(target, first)
     with pytest.raises(SummarizeError, match="never overwritten"):
-        write_new(target, "second\n")
-    assert target.read_text() == "first\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
+        write_new(target, second)
+    assert target.read_text() == first
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temp file left
+
+
+def test_a_summary_the_readers_would_refuse_is_never_written(tmp_path: Path) -> None:
+    from builder.summaries.summarize import write_new
+
+    text = (GOLDEN / "prod/2026/2026-11-03.json").read_text()
+    target = tmp_path / "prod/2026/2026-11-04.json"  # its name says another day
+    with pytest.raises(SummaryError, match=r"2026-11-04.json: not written: holds date 2026-11-03"):
+        write_new(target, text)
+    assert not target.parent.exists() or list(target.parent.iterdir()) == []
 
 
 def test_http_source_retries_an_export_cut_short(prod: Flask, tmp_path: Path) -> None:

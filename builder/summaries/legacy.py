@@ -39,7 +39,7 @@ from builder.metrics import RBAC_MEASURES
 from builder.summaries.fixture import Row, read_rows
 from builder.summaries.publish import min_count_for, publishable
 from builder.summaries.summarize import DEFAULT_MIN_AGE, write_new
-from builder.summaries.summary import Summary, summary_path
+from builder.summaries.summary import Summary, UnwritableSummary, summary_path
 
 SOURCE = "legacy"
 APP = "pulpanalytics."
@@ -377,10 +377,13 @@ def write_days(
                 more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
                 raise Malformed(problems[0] + more)
             summary = day_summary(day, deployment, spool.entries(text_day))
+            write_new(path, publishable(summary, min_count).to_json())
         except Malformed as exc:
             report.malformed.append((day, str(exc)))
             continue
-        write_new(path, publishable(summary, min_count).to_json())
+        except UnwritableSummary as exc:  # a value the old site allowed that no summary may hold
+            report.malformed.append((day, exc.problem))
+            continue
         report.written.append(day)
 
 

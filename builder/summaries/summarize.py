@@ -36,7 +36,15 @@ from builder.metrics import (
 )
 from builder.summaries.publish import MinCountError, min_count_for, publishable
 from builder.summaries.sources import Availability, DayRows, Source
-from builder.summaries.summary import Summary, iter_summary_files, newest_day, summary_path
+from builder.summaries.summary import (
+    Summary,
+    UnwritableSummary,
+    first_problem,
+    iter_summary_files,
+    newest_day,
+    parse,
+    summary_path,
+)
 
 DEFAULT_MIN_AGE = {"prod": 1, "dev": 0}
 
@@ -448,7 +456,12 @@ def remove_stale_temp_files(root: Path, deployment: str) -> list[Path]:
 
 
 def write_new(path: Path, text: str) -> None:
-    """Create ``path`` atomically with ``text``; fail if it already exists."""
+    """Create ``path`` atomically with ``text``, a summary that passes every check the readers
+    (check-summaries, build) apply; UnwritableSummary for one that would not, SummarizeError if
+    the file already exists. Nothing is written in either case."""
+    problem = first_problem(parse(text), path)
+    if problem:
+        raise UnwritableSummary(path, problem)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -51,6 +51,14 @@ class SummaryError(ValueError):
     """A summary file is missing, unreadable or breaks the schema; the message names it."""
 
 
+class UnwritableSummary(SummaryError):
+    """A summary that breaks a rule (``problem``), refused before it was written to ``path``."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: not written: {problem}")
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class Summary:
     """One day of one deployment, as stored in its summary file."""
@@ -272,12 +280,7 @@ def load(path: Path, deployment: str | None = None) -> Summary:
     check_path(path)
     try:
         data = parse(path.read_text(encoding="utf-8"))
-        problem = (
-            first_schema_error(data)
-            or first_content_error(data, path)
-            or first_publishing_error(data)
-            or first_disagreement(data)
-        )
+        problem = first_problem(data, path)
     except RecursionError:
         raise SummaryError(f"{path}: nested too deeply to be a summary") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
@@ -287,6 +290,18 @@ def load(path: Path, deployment: str | None = None) -> Summary:
     if deployment is not None and data["deployment"] != deployment:
         raise SummaryError(f"{path}: deployment is {data['deployment']!r}, not {deployment!r}")
     return Summary.from_dict(data)
+
+
+def first_problem(data: Any, path: Path) -> str | None:
+    """The first rule a parsed summary breaks, as a file at ``path``: the schema, the content
+    the schema cannot check, publishing (SPEC §8), then agreement between its metrics. The
+    readers apply it to every file, and the writers to every file before it is written."""
+    return (
+        first_schema_error(data)
+        or first_content_error(data, path)
+        or first_publishing_error(data)
+        or first_disagreement(data)
+    )
 
 
 def _short(text: str) -> str:
