@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ def nested_inside_a_value(depth: int) -> str:
     return TEXT.replace('"processes__avg": null', nested, 1)
 
 
-TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
+TODAY = datetime.now(UTC).date()  # not over yet
 BUCKETS = '"processes": {\n      "(other)": 2\n    }'  # online_workers_buckets on 2026-11-03
 BREAKS_THE_SITE = {
     "NaN mean": (
@@ -180,10 +180,11 @@ BREAKS_THE_SITE = {
     "a link named like a day": (link_named_like_a_day, "a symbolic link, not a summary file"),
     "a day that has not ended": (
         write(
-            f"prod/{TOMORROW.year}/{TOMORROW}.json",
-            TEXT.replace("2026-11-03", TOMORROW.isoformat()),
+            f"prod/{TODAY.year}/{TODAY}.json",
+            TEXT.replace("2026-11-03", TODAY.isoformat()),
         ),
-        f"date {TOMORROW} is not a day between 2000-01-01 and today (UTC)",
+        f"date {TODAY} is not a day between 2000-01-01 and yesterday (UTC): only a day that"
+        " has ended is summarized",
     ),
     # SPEC §8: what a summary may not publish, however it got into the file
     "an unreviewed component name": (

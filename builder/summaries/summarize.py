@@ -19,7 +19,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from builder.summaries.summary import (
     newest_day,
     parse,
     summary_path,
+    utc_today,
 )
 
 DEFAULT_MIN_AGE = {"prod": 1, "dev": 0}
@@ -58,10 +59,6 @@ class RunResult:
     today: date  # the days before it were summarized
     written: list[Summary] = field(default_factory=list)
     skipped: list[date] = field(default_factory=list)  # existing files left untouched
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 def scalar_paths() -> list[str]:

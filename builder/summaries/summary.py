@@ -310,15 +310,24 @@ def _short(text: str) -> str:
     return line if len(line) <= PROBLEM_CHARS else line[: PROBLEM_CHARS - 1] + "…"
 
 
+def utc_today() -> date:
+    """Today's date in UTC: every day before it has ended."""
+    return datetime.now(UTC).date()
+
+
 def first_content_error(data: Mapping[str, Any], path: Path) -> str | None:
     """What the schema cannot say about a schema-valid summary that would still break the site:
-    the date in the file is not the one in its name or is not a day that has ended, an integer
+    the date in the file is not the one in its name or is not a day that has ended (today's is
+    not), an integer
     written as a float (``40.0``), an age older than EARLIEST_DAY allows."""
     if data["date"] != path.stem:
         return f"holds date {data['date']}, not the one in its name"
     day = date.fromisoformat(data["date"])
-    if not EARLIEST_DAY <= day <= datetime.now(UTC).date():
-        return f"date {day} is not a day between {EARLIEST_DAY} and today (UTC)"
+    if not EARLIEST_DAY <= day < utc_today():
+        return (
+            f"date {day} is not a day between {EARLIEST_DAY} and yesterday (UTC): only a day"
+            " that has ended is summarized"
+        )
     where = _float_for_integer(data, committed_schema(), "")
     if where is not None:
         return f"at {where or '(top level)'}: an integer is written as a float"
