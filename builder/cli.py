@@ -153,8 +153,6 @@ def serve(
         app = create_app(config)
     except (ConfigError, StoreError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:  # a file that is not a database, a locked or full disk
-        raise click.ClickException(f"cannot open the database: {exc}") from None
     click.echo(
         f"receiver ({app.config['DEPLOYMENT']}) on http://{host}:{port}/ "
         f"with {app.extensions['analytics'].store.describe()}",
@@ -287,8 +285,6 @@ def accept_id_key(db: Database | None) -> None:
             click.echo(f"{store.describe()} already takes the configured ID key; nothing changed")
     except (ConfigError, StoreError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    except sqlite3.Error as exc:  # a file that is not a database, a locked or full disk
-        raise click.ClickException(f"cannot open the database: {exc}") from None
 
 
 def days_text(days: list[date]) -> str:

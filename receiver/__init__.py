@@ -14,7 +14,7 @@ from flask import Flask
 from receiver.config import ConfigError, Settings, load_settings
 from receiver.contract import MAX_BODY_BYTES
 from receiver.identity import IdKey, load_id_key
-from receiver.store import Store, open_store
+from receiver.store import Store, open_store, redact
 
 __all__ = ["ConfigError", "Receiver", "create_app", "instance_path"]
 
@@ -46,7 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config, Path(app.instance_path))
     app.config.from_mapping(
         {k: v for k, v in (config or {}).items() if k.isupper()},
-        DATABASE=str(settings.database),
+        DATABASE=redact(settings.database),  # a URL's password never reaches the config
         DEPLOYMENT=settings.deployment,
         COLLECT_DEV_SYSTEMS=settings.collect_dev_systems,
         RETENTION_DAYS=settings.retention_days,

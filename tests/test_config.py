@@ -192,6 +192,23 @@ def test_serve_refuses_a_key_file_others_can_read(tmp_path: Path) -> None:
     ]
 
 
+def test_serve_refuses_a_file_that_is_not_a_database_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite3"
+    path.write_text("not a database\n" * 100)
+    result = subprocess.run(
+        [CLI, "serve", "--db", str(path), "--port", "9"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ANALYTICS_ID_KEY": GOOD_KEY},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: cannot open the database {path}: file is not a database"
+    ]
+    assert path.read_text() == "not a database\n" * 100
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

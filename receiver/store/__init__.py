@@ -15,7 +15,6 @@ from pathlib import Path
 
 from receiver.store.base import (
     DAY_ROWS_SQL,
-    READERS,
     DayCount,
     IdKeyMismatch,
     PruneResult,
@@ -29,7 +28,6 @@ from receiver.store.url import Database, error_text, is_postgresql, redact, scru
 
 __all__ = [
     "DAY_ROWS_SQL",
-    "READERS",
     "Database",
     "DayCount",
     "IdKeyMismatch",

@@ -48,7 +48,6 @@ EPOCH = date(1970, 1, 1)
 PRUNE_BATCH = 5_000
 FAILED_AT = struct.Struct("d")
 MIGRATION_NAMES = ("0001_initial", "0002_fetched_days", "0003_keyed_system_ids")
-READERS = ("export", "local")  # who read a day: the HTTP export, or summarize --db
 
 SystemHash = Callable[[str], bytes]  # canonical UUID text -> what is stored instead
 
@@ -246,8 +245,8 @@ class Session(ABC):
         ]
 
     def mark_fetched(self, day: date, reader: str, now: datetime) -> None:
-        """Record that the raw data of the complete ``day`` was read by ``reader`` (see
-        READERS)."""
+        """Record that the raw data of the complete ``day`` was read by ``reader``: "export"
+        (the HTTP export) or "local" (summarize --db)."""
         with self.transaction():
             self.execute(
                 "INSERT INTO fetched_days (day, fetched_at, reader) VALUES (?, ?, ?)"

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -366,9 +366,15 @@ class PostgreSQLStore(Store):
         with self.pool().connection(wait or CHECKOUT_TIMEOUT_S) as conn:
             yield PostgreSQLSession(conn)
 
-    def session(self) -> AbstractContextManager[PostgreSQLSession]:
-        """A pooled connection, held for the whole read."""
-        return self.using()
+    @contextmanager
+    def session(self) -> Iterator[PostgreSQLSession]:
+        """A connection of its own for a long read (a day's export may take minutes), so that
+        it holds none of the pool's, which the reports need."""
+        conn = connect(self._params)
+        try:
+            yield PostgreSQLSession(conn)
+        finally:
+            conn.close()
 
     def reset(self) -> None:
         if self._pool is not None and self._pool.pid == os.getpid():

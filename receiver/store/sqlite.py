@@ -489,12 +489,15 @@ class SQLiteStore(Store):
     ) -> list[str]:
         """Bring the schema up to date on a connection of its own, closed afterwards, so that
         no connection made before a server forks its workers is shared with them."""
-        conn = connect(self.path)
         try:
-            return migrate(conn, today, system_hash, accept_id_key)
-        finally:
-            conn.close()
-            restrict_modes(self.path)
+            conn = connect(self.path)
+            try:
+                return migrate(conn, today, system_hash, accept_id_key)
+            finally:
+                conn.close()
+                restrict_modes(self.path)
+        except sqlite3.Error as exc:  # not a database, a locked file, a full or read-only disk
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from None
 
     def problem(self) -> str | None:
         """A read while writes succeed, and a look at the filesystem; a write after a failure."""
