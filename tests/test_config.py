@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import stat
 import subprocess
 import sys
@@ -16,6 +14,7 @@ import pytest
 from receiver import create_app
 from receiver.config import ConfigError, load_settings
 from receiver.identity import load_id_key
+from tests.leaks import keyed_hash
 
 INSTANCE = Path("/srv/instance")
 
@@ -233,7 +232,7 @@ def test_the_key_comes_from_the_setting_or_the_file(tmp_path: Path) -> None:
         load_settings({}, INSTANCE, {"ANALYTICS_ID_KEY_FILE": str(path)}), INSTANCE
     )
     system = str(uuid.uuid4())
-    expected = hmac.new(bytes.fromhex(GOOD_KEY), system.encode(), hashlib.sha256).digest()
+    expected = keyed_hash(GOOD_KEY, system)
     assert from_setting.hash(system) == from_file.hash(system) == expected
     assert GOOD_KEY not in repr(from_setting)
 

@@ -240,7 +240,9 @@ def test_odd_versions_never_stop_a_day_check_or_build(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check-summaries", str(tmp_path / "summaries")])
     assert result.exit_code == 0, result.output
     build_site(tmp_path / "summaries", "prod", tmp_path / "site")
-    for path in (tmp_path / "site/data").rglob("*.json"):
+    data = sorted((tmp_path / "site/data").rglob("*.json"))
+    assert data
+    for path in data:
         strict_json(path)
     assert load_all(tmp_path / "summaries", "prod")[0].metrics["xy_component"]["core"]["1²"] == 5
 
