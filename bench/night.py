@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import shutil
 import socket
 import sqlite3
@@ -63,6 +61,7 @@ from bench.peak import measure
 from bench.receiver import tree_cpu
 from bench.summarize import BENCH_SECRET, CACHE, DAY, cached_db
 from builder.devtools import receivers
+from receiver.store import redact
 
 TOKEN = "bench-export-token"
 MORNING = f"{DAY + timedelta(days=1)}T06:00:00+00:00"  # the receiver's clock: DAY is complete
@@ -138,31 +137,17 @@ class Relay:
 # -- the receiver ---------------------------------------------------------------------------
 
 
-def redacted(url: str) -> str:
-    """``url`` without the password it may carry."""
-    return re.sub(r"//([^/:@]*):[^/@]*@", r"//\1:***@", url)
-
-
 @contextmanager
 def receiver(database: Path | str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``pulp-analytics serve --deployment prod`` on ``database`` (a SQLite file, or a URL
     given to it as ANALYTICS_DATABASE); yields the process and its base URL."""
     port = receivers.free_port()
-    command = [receivers.CLI, "serve", "--port", str(port), "--deployment", "prod"]
     env = {
-        **os.environ,
         "ANALYTICS_EXPORT_TOKEN": TOKEN,
         "ANALYTICS_CLOCK": MORNING,
         "ANALYTICS_ID_KEY": BENCH_SECRET.hex(),
     }
-    if isinstance(database, Path):
-        command += ["--db", str(database)]
-    else:
-        env["ANALYTICS_DATABASE"] = database
-    server = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    server = receivers.start(database, port, deployment="prod", env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         receivers.wait_healthy(url, server, timeout=120)
@@ -358,7 +343,7 @@ def database_for(url: str | None, systems: int) -> Path | str:
         found = reports_on_day(base)
     if found != expected:
         raise SystemExit(
-            f"{redacted(url)} holds {found} reports on {DAY}, not the {expected} of the"
+            f"{redact(url)} holds {found} reports on {DAY}, not the {expected} of the"
             f" {systems}-system day; load that day into it first"
         )
     return url
@@ -424,13 +409,13 @@ def main() -> None:
         else:
             database = database_for(args.database, systems)
             result = night(database, args.history_days, systems)
-            result["store"] = "sqlite" if isinstance(database, Path) else redacted(database)
+            result["store"] = "sqlite" if isinstance(database, Path) else redact(database)
         if systems == 1_000_000:
             result["within_targets"] = within_targets(result)
         nights.append(result)
     command = "python -m bench.night " + " ".join(
         [f"--systems {' '.join(map(str, args.systems))}", f"--history-days {args.history_days}"]
-        + ([f"--database {redacted(args.database)}"] if args.database else [])
+        + ([f"--database {redact(args.database)}"] if args.database else [])
         + (["--postgresql"] if args.postgresql else [])
     )
     print(

@@ -123,12 +123,6 @@ class Server:
             "--pgdata", str(self.data), "--mode", mode,
         )  # fmt: skip
 
-    def restart(self) -> None:
-        self._run(
-            str(self.bin / "pg_ctl"), "restart", "--wait", "--timeout", "60", "--mode", "fast",
-            "--pgdata", str(self.data), "--log", str(self.log), "-o", self.options(),
-        )  # fmt: skip
-
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
 
