@@ -18,18 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from builder.buckets import Bucket
-from builder.metrics import METRICS, CountBuckets, MeanOf
+from builder.metrics import METRICS, CountBuckets
 from builder.site import decisions
 from builder.site.decisions import Pace, PostgresqlDay, Trend, VersionShare, WindowMean
-from builder.site.pages import ROOT, SAFE_NAME, Settings, components, slug
+from builder.site.pages import (
+    API_DIR,
+    ROOT,
+    SAFE_NAME,
+    Settings,
+    api_component_file,
+    components,
+    slug,
+)
 from builder.summaries.summary import Summary, dumps
 
-API_DIR = "api/v1"
 SCHEMA_SOURCE = ROOT / "proto" / "api"
 SCHEMAS = ("index", "component", "badge", "postgresql", "deployments")
 SHARE_DIGITS = 4  # shares: 0.0001 is one system in ten thousand
 MEAN_DIGITS = 2
-BADGE_WINDOW = 30  # days of the mean a badge shows
+BADGE_WINDOW = decisions.TREND_WINDOW  # days of the mean a badge shows
 BADGE_COLOR = "blue"
 BADGE_NO_DATA_COLOR = "lightgrey"
 BADGE_CACHE_SECONDS = 3600  # shields.io may keep a badge this long; the site changes daily
@@ -51,7 +58,7 @@ def api_files(summaries: Sequence[Summary], settings: Settings, deployment: str)
     }
     for name in names:
         means = decisions.window_means(summaries, name)
-        files[f"{API_DIR}/{component_file(name)}"] = component_document(
+        files[f"{API_DIR}/{api_component_file(name)}"] = component_document(
             summaries, name, deployment, means
         )
         files[f"{API_DIR}/{badge_file(name)}"] = badge_document(name, window_of(means))
@@ -64,11 +71,6 @@ def api_files(summaries: Sequence[Summary], settings: Settings, deployment: str)
 def schema_path(schema: str) -> Path:
     """The JSON Schema of one kind of API file, as kept in the repository."""
     return SCHEMA_SOURCE / f"{schema}.schema.json"
-
-
-def component_file(name: str) -> str:
-    """A component's file under api/v1/; names beyond [a-z0-9_] get a neutral slug."""
-    return f"components/{slug(name)}.json"
 
 
 def badge_file(name: str) -> str:
@@ -103,7 +105,7 @@ def index_document(summaries: Sequence[Summary], names: Sequence[str], deploymen
                     "systems": use.systems,
                     "share": share(use.share),
                     "trend": trend_document(decisions.trend(summaries, name)),
-                    "file": component_file(name),
+                    "file": api_component_file(name),
                     "badge": badge_file(name),
                 }
             )
@@ -240,20 +242,12 @@ def deployments_document(summaries: Sequence[Summary], deployment: str) -> Docum
         agg = metric.aggregate
         assert isinstance(agg, CountBuckets)
         counts = newest.metrics.get(metric.key, {}) if newest else {}
-        means = newest.metrics.get(means_key(agg.path), {}) if newest else {}
+        means = newest.metrics.get(decisions.followed_means(metric) or "", {}) if newest else {}
         out[agg.path] = {
             field: size_document(counts.get(field, {}), means.get(f"{field}__avg"))
             for field in agg.fields
         }
     return out
-
-
-def means_key(path: str) -> str:
-    """The key of the metric of means over ``path`` (``online_workers``), or ""."""
-    return next(
-        (m.key for m in METRICS if isinstance(m.aggregate, MeanOf) and m.aggregate.path == path),
-        "",
-    )
 
 
 def size_document(counts: Mapping[str, int], mean_value: float | None) -> Document:

@@ -1,8 +1,8 @@
 """Chart data: pure functions from daily summaries to Chart.js ``{"labels", "datasets"}``.
 
 Each transform answers what analytics.pulpproject.org's JSON view of the same chart answered
-(SPEC §6), with limits that only change the output beyond an ordinary history (docs/site.md
-explains them):
+(SPEC §6), within limits that keep files and charts readable (docs/site.md explains them;
+``individual`` groups older versions in any history, the others act only on long ones):
 
 * ``full_days``: a time series keeps every day of its newest ``full_days``; before that it keeps
   one real day per ISO week (the newest day it has in that week). Values are never averaged.

@@ -29,6 +29,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from builder.buckets import Bucket, ordered
+from builder.components import OTHER
+from builder.metrics import METRICS, MeanOf, Metric, VersionsAlongside, metric
 from builder.site.charts import postgresql_label
 from builder.summaries.summary import Summary, version_order
 
@@ -36,8 +38,17 @@ XY = "xy_component"  # summary keys of the metrics read here (never renamed once
 XYZ = "xyz_component"
 POSTGRESQL = "postgresql_version"
 CORE_XY = "core_xy_by_component"
-NO_CORE = "(no core)"  # the key of CORE_XY's systems without core (VersionsAlongside.missing)
-FOLDED = "(other)"
+
+
+def _alongside() -> VersionsAlongside:
+    aggregate = metric(CORE_XY).aggregate
+    assert isinstance(aggregate, VersionsAlongside)
+    return aggregate
+
+
+ALONGSIDE = _alongside()  # the core versions beside each component: core is its ``of``
+NO_CORE = ALONGSIDE.missing  # the key of the systems that did not report core
+FOLDED = OTHER
 WINDOWS = (7, 30, 90, 365)  # days of the window means
 TREND_WINDOW = 30  # days of the mean whose change the components index shows
 PACE_PERCENTS = (10, 50)  # the shares of upgrade pace, in percent
@@ -238,7 +249,7 @@ def core_versions(summary: Summary, name: str) -> CoreVersions | None:
     """The core versions among the systems running ``name`` on the day of ``summary``; None
     for core itself and for a day without the metric (days imported from the old site)."""
     counts = summary.metrics.get(CORE_XY)
-    if counts is None or name == "core":
+    if counts is None or name == ALONGSIDE.of:
         return None
     mine: Counts = counts.get(name, {})
     listed = {v: n for v, n in mine.items() if v != NO_CORE}
@@ -335,7 +346,11 @@ def below(counts: Counts, minimum: int) -> Minimum:
 
     Unknown (0) and folded versions are not below any minimum and are not in the share.
     """
-    day = postgresql_day(counts)
+    return below_on(postgresql_day(counts), minimum)
+
+
+def below_on(day: PostgresqlDay, minimum: int) -> Minimum:
+    """:func:`below` on a day already sorted out by :func:`postgresql_day`."""
     under = sum(v.systems for v in day.versions if v.server_version_num < minimum)
     label = major_label(postgresql_major(minimum))
     return Minimum(label, minimum, under, ratio(under, day.known_systems))
@@ -343,7 +358,8 @@ def below(counts: Counts, minimum: int) -> Minimum:
 
 def minimums(counts: Counts) -> list[Minimum]:
     """:func:`below` for each :func:`candidate_minimums` of one day, ascending."""
-    return [below(counts, m) for m in candidate_minimums(counts)]
+    day = postgresql_day(counts)
+    return [below_on(day, m) for m in candidate_minimums(counts)]
 
 
 def below_over_time(
@@ -358,7 +374,8 @@ def below_over_time(
     for summary in summaries:
         counts = summary.metrics.get(POSTGRESQL)
         if counts is not None:
-            out.append((summary.date, [below(counts, m).share_below for m in candidates]))
+            day = postgresql_day(counts)
+            out.append((summary.date, [below_on(day, m).share_below for m in candidates]))
     return out
 
 
@@ -508,6 +525,14 @@ def percentiles_over_time(
         if value is not None and value.get(field):
             out.append((summary.date, percentiles(value[field])))
     return out
+
+
+def followed_means(bucket_metric: Metric) -> str | None:
+    """The key of the metric of means that a bucket metric follows (``online_workers`` for
+    ``online_workers_buckets``), whose means the site and the API show beside the percentiles;
+    None when it follows none."""
+    followed = next((m for m in METRICS if m.key == bucket_metric.follows), None)
+    return followed.key if followed and isinstance(followed.aggregate, MeanOf) else None
 
 
 def systems_in_buckets(counts: Counts) -> int:

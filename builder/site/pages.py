@@ -34,7 +34,6 @@ from builder.metrics import (
     Chart,
     CountBuckets,
     CountEach,
-    MeanOf,
     Metric,
     Versions,
     VersionsAlongside,
@@ -49,6 +48,7 @@ from builder.site.panels import (
     Panel,
     SizesPanel,
     mean_text,
+    signed,
     stat_html,
 )
 from builder.summaries.gitcommit import head_revision
@@ -72,15 +72,15 @@ OVERVIEW = (
 )
 MINIMUMS = "postgresql_minimums.json"
 ADOPTION_DAYS = 365  # an adoption curve's days after the release was first seen
-API_COMPONENT = "api/v1/components/{}.json"  # builder.site.api.component_file, from the root
+API_DIR = "api/v1"  # the JSON API's folder in the site (builder.site.api)
 RANGES = (("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("all", "All"))
 UNITS = (("0", "Count"), ("1", "Percent"))
-MINUS = "\u2212"
 KEY_TITLES = {"postgresql": "PostgreSQL version"}
-# Top-level names a metric page must not take: hand-written pages and generated folders.
+# Top-level names a metric page must not take: hand-written pages, generated folders, and
+# dev/, where the demo (and a combined Pages site) puts the dev deployment.
 RESERVED = (
     "index", "about", "components", "data", "assets", "tables", "404", "sitemap", "search",
-    "what-we-collect",
+    "what-we-collect", "api", "dev",
 )  # fmt: skip
 SAFE_NAME = re.compile(r"[a-z0-9_]{1,64}")
 DATA_PATH = re.compile(r"[a-z0-9_]+(?:[./-][a-z0-9_]+)*\.json")
@@ -435,10 +435,10 @@ def field_label(name: str) -> str:
 def sizes_panel(summaries: Sequence[Summary], metric: Metric) -> Panel:
     """The newest day's median and 90th percentile of each field of a bucket metric, beside the
     mean of the metric it follows (when that is a mean of the same fields)."""
-    followed = next((m for m in METRICS if m.key == metric.follows), None)
-    means = followed.key if followed and isinstance(followed.aggregate, MeanOf) else None
     fields = getattr(metric.aggregate, "fields", ())
-    return SizesPanel.of(summaries, metric.key, fields, means, metric.title)
+    return SizesPanel.of(
+        summaries, metric.key, fields, decisions.followed_means(metric), metric.title
+    )
 
 
 def view_label(metric: Metric) -> str:
@@ -480,7 +480,7 @@ def component_page(
     figures.append(pace_figure(summaries, name, settings))
     safe = SAFE_NAME.fullmatch(name) is not None
     intro = "" if safe else f"Reported component name: {name}"
-    panel = ComponentPanel.of(summaries, name, API_COMPONENT.format(slug(name)))
+    panel = ComponentPanel.of(summaries, name, f"{API_DIR}/{api_component_file(name)}")
     return Page(
         component_src(name), slug(name), "Components", intro, tuple(figures), panels=(panel,)
     )
@@ -541,6 +541,11 @@ FIGURE_PANELS: dict[str, Callable[[Sequence[Summary], Metric], Panel]] = {
 FOLLOWERS: dict[str, Callable[[Sequence[Summary], Settings], Figure]] = {
     decisions.POSTGRESQL: minimums_figure,
 }
+
+
+def api_component_file(name: str) -> str:
+    """A component's file under API_DIR; names beyond [a-z0-9_] get a neutral slug."""
+    return f"components/{slug(name)}.json"
 
 
 def component_src(name: str) -> str:
@@ -670,11 +675,10 @@ def change_text(head: charts.Headline, field: str) -> str:
     if change is None or head.previous is None:
         return "change: no data in the 7 days before yet"
     diff, relative = change
-    sign = "+" if diff >= 0 else MINUS
     percent = (
-        f" ({'+' if relative >= 0 else MINUS}{abs(relative):.1%})" if relative is not None else ""
+        f" ({signed(relative, decisions.percent(abs(relative)))})" if relative is not None else ""
     )
-    return f"{sign}{mean_text(abs(diff))}{percent} on the 7 days to {head.previous.last}"
+    return f"{signed(diff, mean_text(abs(diff)))}{percent} on the 7 days to {head.previous.last}"
 
 
 def button_group(

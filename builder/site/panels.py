@@ -179,10 +179,15 @@ class ComponentPanel:
 
     def stats(self) -> list[str]:
         use, month, day = self.usage, self.month, self.usage.day.isoformat()
+        window = month.length
         if month.mean_systems is None:
-            mean, mean_detail = "n/a", "no summary in the newest 30 days"
+            mean, mean_detail = "n/a", f"no summary in the newest {window} days"
         else:
-            days = "30 days" if month.days == 30 else f"the {month.days} days with data of 30"
+            days = (
+                f"{window} days"
+                if month.days == window
+                else f"the {month.days} days with data of {window}"
+            )
             mean = mean_text(month.mean_systems)
             mean_detail = (
                 f"systems per day over {days}; {decisions.percent(month.mean_share)} "
@@ -195,7 +200,7 @@ class ComponentPanel:
                 "of all persistent systems",
                 f"{use.systems:,} of {use.persistent_systems:,}",
             ),
-            stat_html(mean, "30-day mean", mean_detail),
+            stat_html(mean, f"{window}-day mean", mean_detail),
             version_stat("newest version in use", self.versions[:1], self.z_versions[:1]),
             version_stat("oldest version in use", self.versions[-1:], self.z_versions[-1:]),
         ]

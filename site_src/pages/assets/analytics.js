@@ -437,11 +437,12 @@
     if (section.dataset.drawn) return;
     section.dataset.drawn = state;
     waiting -= 1;
-    if (waiting === 0) {
-      document.documentElement.dataset.chartsDrawn = "true";
-      performance.mark("pa-charts-drawn");
-      window.dispatchEvent(new Event("pa-charts-drawn"));
-    }
+    if (waiting === 0) allDrawn();
+  }
+
+  function allDrawn() {
+    document.documentElement.dataset.chartsDrawn = "true";
+    performance.mark("pa-charts-drawn");
   }
 
   const drawnSignal = {
@@ -891,7 +892,7 @@
     const sections = Array.from(document.querySelectorAll("section.pa-chart"));
     waiting = sections.length;
     if (waiting === 0) {
-      document.documentElement.dataset.chartsDrawn = "true";
+      allDrawn();
       return;
     }
     if (typeof window.Chart !== "function") {
