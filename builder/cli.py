@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from builder.days import describe_days
 from receiver.config import DEPLOYMENTS, ConfigError, load_settings
 from receiver.store.url import URL_FORM, Database, checked_url, looks_like_url, redact
 
@@ -232,13 +233,13 @@ def prune(
     click.echo(f"deleted {result.deleted} submissions; oldest kept day is {result.oldest_kept_day}")
     if result.kept_unfetched:
         click.echo(
-            f"kept {days_text(result.kept_unfetched)} and the days after: not fetched by the"
+            f"kept {describe_days(result.kept_unfetched)} and the days after: not fetched by the"
             f" export or read by summarize --db yet; deleted once fetched, or at"
             f" {max(keep, limit)} days old"
         )
     if result.deleted_unfetched:
         click.echo(
-            f"deleted {days_text(result.deleted_unfetched)} unfetched: older than"
+            f"deleted {describe_days(result.deleted_unfetched)} unfetched: older than"
             f" {max(keep, limit)} days (--max-keep-days)"
         )
     unseen = f"not seen for {plural(lifetime, 'day')}"
@@ -285,13 +286,6 @@ def accept_id_key(db: Database | None) -> None:
             click.echo(f"{store.describe()} already takes the configured ID key; nothing changed")
     except (ConfigError, StoreError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def days_text(days: list[date]) -> str:
-    """``2026-11-03``, ``2026-11-03, 2026-11-05`` or ``2026-11-03..2026-11-20 (9 days)``."""
-    if len(days) <= 3:
-        return ", ".join(str(day) for day in days)
-    return f"{days[0]}..{days[-1]} ({len(days)} days)"
 
 
 @main.command()
@@ -421,7 +415,6 @@ def commit_summaries(
     """Commit this run's files and those an earlier run left uncommitted, in one commit; the
     line that says so."""
     from builder.summaries import gitcommit
-    from builder.summaries.summarize import describe_days
     from builder.summaries.summary import summary_path
 
     summaries = written + earlier
@@ -438,7 +431,6 @@ def commit_summaries(
 
 def closing_line(result: RunResult, source: str) -> str:
     """The days this run fetched from ``source``, or that there was nothing to fetch."""
-    from builder.summaries.summarize import describe_days
 
     fetched = [s.date for s in result.written]
     if fetched:
@@ -557,7 +549,7 @@ def import_legacy(
 
 def legacy_report_lines(report: ImportReport, folder: Path) -> list[str]:
     """The closing output of import-legacy: what was read, written, left and ignored."""
-    from builder.summaries.legacy import date_ranges, span
+    from builder.days import date_ranges, span
 
     days = plural(report.days_in_fixture, "daily summary", "daily summaries")
     lines = [f"read {plural(report.rows, 'row')}: {days}"]

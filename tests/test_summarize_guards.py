@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from builder.cli import main
+from builder.days import describe_days
 from builder.site.pages import build_site
-from builder.summaries.summarize import describe_days
 from builder.summaries.summary import load_all, value_order, version_order
 from tests.conftest import TOKEN, Clock, serving
 from tests.exports import export_app, submission

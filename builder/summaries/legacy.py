@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from builder.days import date_ranges, span, span_count
 from builder.metrics import RBAC_MEASURES
 from builder.summaries.fixture import Row, read_rows
 from builder.summaries.publish import min_count_for, publishable
@@ -408,26 +409,6 @@ def import_fixture(
 
 
 # -- the words around it ---------------------------------------------------------------------
-
-
-def date_ranges(days: Iterable[date]) -> list[tuple[date, date, int]]:
-    """Runs of consecutive days as (first, last, count), in order."""
-    runs: list[tuple[date, date, int]] = []
-    for day in sorted(days):
-        if runs and (day - runs[-1][1]).days == 1:
-            first, _, count = runs[-1]
-            runs[-1] = (first, day, count + 1)
-        else:
-            runs.append((day, day, 1))
-    return runs
-
-
-def span(first: date, last: date, count: int) -> str:
-    return str(first) if count == 1 else f"{first}..{last} ({span_count(count)})"
-
-
-def span_count(days: int) -> str:
-    return "1 day" if days == 1 else f"{days} days"
 
 
 def commit_message(deployment: str, fixture: Path, report: ImportReport) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from builder import buckets
+from builder.days import describe_days
 from builder.metrics import (
     METRICS,
     CountBuckets,
@@ -381,19 +382,6 @@ def plan_days(
             f" Re-run with --since {kept or 'DAY'} to skip those days knowingly."
         )
     return todo, skipped
-
-
-def describe_days(days: list[date]) -> str:
-    """Days as runs: ``2026-11-02``, ``2026-11-02..2026-11-05 (4 days)``, or runs joined by
-    commas when there are gaps."""
-    runs: list[list[date]] = []
-    for day in sorted(days):
-        if runs and runs[-1][-1] + timedelta(days=1) == day:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    text = ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
-    return text if len(days) == 1 else f"{text} ({len(days)} days)"
 
 
 def summarize(
