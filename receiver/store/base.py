@@ -162,6 +162,7 @@ class Session(ABC):
     """One connection to a receiver database, and the reads and writes made on it."""
 
     errors: tuple[type[Exception], ...]  # what the driver raises when the database fails
+    not_ours: tuple[type[Exception], ...]  # what it raises reading a database not made by us
     # Deletes the systems past their lifetime with no report kept (parameters: the first day
     # that is recent enough, the batch size, that day again); each store says how to find
     # "no report kept" fast.
@@ -192,9 +193,17 @@ class Session(ABC):
     def check_writable(self) -> None:
         """Raise the driver's error unless a small write is committed within a second."""
 
-    @abstractmethod
     def check_schema(self) -> None:
         """Raise StoreError unless this is a fully migrated receiver database."""
+        try:
+            missing = self.missing_migrations()
+        except self.not_ours as exc:
+            reason = str(exc).splitlines()[0]
+            raise StoreError(f"not a receiver database ({reason})") from None
+        if missing:
+            raise StoreError(
+                f"database lacks migrations {', '.join(missing)}; start the receiver once"
+            )
 
     def timestamp(self, moment: datetime) -> Any:
         """A moment as the store keeps it (``received_at``, ``fetched_at``)."""

@@ -220,6 +220,7 @@ class PostgreSQLSession(Session):
     """A connection to the PostgreSQL database, in autocommit mode."""
 
     errors = (psycopg.Error,)
+    not_ours = (psycopg.errors.UndefinedTable,)  # no schema_migrations table
     # The outer check of last_seen is made again on a row a receiver updated meanwhile, so a
     # system that reported during the run is not deleted; NOT EXISTS uses the index by system.
     FORGET_SQL = (
@@ -252,16 +253,6 @@ class PostgreSQLSession(Session):
 
     def timestamp(self, moment: datetime) -> Any:
         return moment
-
-    def check_schema(self) -> None:
-        try:
-            missing = self.missing_migrations()
-        except psycopg.errors.UndefinedTable:
-            raise StoreError("not a receiver database (no schema_migrations table)") from None
-        if missing:
-            raise StoreError(
-                f"database lacks migrations {', '.join(missing)}; start the receiver once"
-            )
 
     def record(self, system: bytes, submission: Submission, now: datetime) -> bool:
         values = {

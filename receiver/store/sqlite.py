@@ -155,12 +155,13 @@ def migrate(
                 conn.execute(statement)
             _record_migration(conn, name)
             if name == "0001_initial":
-                _set_meta(conn, "collecting_since", to_day(today))
+                SQLiteSession(conn).set_meta("collecting_since", to_day(today))
             applied.append(name)
-    if _get_meta(conn, "scrub_pending"):  # also after a run stopped between swap and scrub
+    session = SQLiteSession(conn)
+    if session.get_meta("scrub_pending"):  # also after a run stopped between swap and scrub
         scrub(conn)
     with transaction(conn):
-        hold_id_key(SQLiteSession(conn), system_hash, accept_id_key)
+        hold_id_key(session, system_hash, accept_id_key)
     return applied
 
 
@@ -218,7 +219,7 @@ def _key_system_ids(conn: sqlite3.Connection, name: str, system_hash: SystemHash
                 if conn.execute("PRAGMA foreign_key_check").fetchone():
                     raise StoreError("a stored report belongs to no system; the file is damaged")
                 _record_migration(conn, name)
-                _set_meta(conn, "scrub_pending", 1)
+                SQLiteSession(conn).set_meta("scrub_pending", 1)
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
 
@@ -235,7 +236,7 @@ def _copy_systems(conn: sqlite3.Connection, name: str, system_hash: SystemHash) 
             " WHERE y.id > ? ORDER BY y.id LIMIT ?",
             (after, MIGRATION_BATCH),
         ).fetchall()
-        pruned = _get_meta(conn, "pruned_before")
+        pruned = SQLiteSession(conn).get_meta("pruned_before")
         keyed = [
             (row_id, system_hash(_canonical(system_id)), first_seen,
              newest if newest is not None else max(first_seen, (pruned or first_seen) - 1))
@@ -322,19 +323,11 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-def _set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-
-def _get_meta(conn: sqlite3.Connection, key: str) -> int | None:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return None if row is None else int(row[0])
-
-
 class SQLiteSession(Session):
     """A connection to the SQLite file (autocommit; transactions are opened explicitly)."""
 
     errors = (sqlite3.Error,)
+    not_ours = (sqlite3.DatabaseError,)  # no schema_migrations table, or not a database
     # The foreign key would scan ``submissions`` (no index by system) for every row deleted,
     # and the batch checks for kept reports itself, in its transaction: ``deleting`` switches
     # the check off meanwhile. NOT IN builds a temporary index of the systems once.
@@ -361,16 +354,6 @@ class SQLiteSession(Session):
 
     def close(self) -> None:
         self.conn.close()
-
-    def check_schema(self) -> None:
-        try:
-            missing = self.missing_migrations()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"not a receiver database ({exc})") from None
-        if missing:
-            raise StoreError(
-                f"database lacks migrations {', '.join(missing)}; start the receiver once"
-            )
 
     def record(self, system: bytes, submission: Submission, now: datetime) -> bool:
         day = to_day(now.date())
@@ -408,10 +391,7 @@ class SQLiteSession(Session):
         self.execute(f"PRAGMA busy_timeout = {HEALTH_TIMEOUT_MS}")
         try:
             with self.transaction():
-                self.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('checked_at', ?)",
-                    (datetime.now().isoformat(),),
-                )
+                self.set_meta("checked_at", int(time.time()))
         finally:
             self.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
