@@ -31,8 +31,8 @@ RELEASE_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 
 # The plausible range of every number a report carries (inclusive). A report with a number
 # outside it is refused with a 400 naming the field, so that one client cannot move a day's
-# published means; README.md and docs/operations.md list the same table. A numeric field added
-# to proto/analytics.proto should get a line here.
+# published means; README.md shows the same table (tests/test_docs.py keeps it so). A numeric
+# field added to proto/analytics.proto should get a line here.
 RANGES: dict[str, tuple[int, int]] = {
     "online_content_apps.processes": (0, 10_000),
     "online_content_apps.hosts": (0, 1_000),

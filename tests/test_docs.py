@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from builder.cli import main
 from builder.clidoc import render
 from receiver.config import KEYS
+from receiver.contract import RANGES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -43,3 +44,14 @@ def test_every_make_command_in_the_readme_exists() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     script = (ROOT / ".ci" / "run").read_text()
     assert script.rstrip().endswith("make test")
+
+
+def test_the_readme_gives_the_receivers_number_ranges() -> None:
+    """The table of plausible ranges a report is checked against, as the receiver has it."""
+    listed = {}
+    for fields, low, high in re.findall(
+        r"^\| (`[a-z_.]+`.*?) \| ([0-9,]+)\u2013([0-9,]+) \|$", README, re.M
+    ):
+        for name in re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", fields.split(" (")[0]):
+            listed[name] = (int(low.replace(",", "")), int(high.replace(",", "")))
+    assert listed == RANGES

@@ -300,8 +300,8 @@ def test_prune_keeps_days_nobody_fetched_and_says_so(
     assert code == 0, output
     assert output.splitlines() == [
         "deleted 1 submissions; oldest kept day is 2026-11-02",
-        "kept 2026-11-02, 2026-11-04 (2 days) and the days after: not fetched by the export or read by"
-        " summarize --db yet; deleted once fetched, or at 60 days old",
+        "kept 2026-11-02, 2026-11-04 (2 days) and the days after: not fetched by the export or"
+        " read by summarize --db yet; deleted once fetched, or at 60 days old",
         "forgot 0 systems not seen for 400 days",
     ]
     assert client.get("/export/2026-11-02.jsonl", headers=AUTH).status_code == 200
